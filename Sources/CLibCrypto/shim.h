@@ -1,0 +1,4 @@
+#ifndef STORESYNC_CLIBCRYPTO_SHIM_H
+#define STORESYNC_CLIBCRYPTO_SHIM_H
+#include <openssl/evp.h>
+#endif

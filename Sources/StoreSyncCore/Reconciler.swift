@@ -1,0 +1,332 @@
+/// The Negentropy protocol v1 reconciliation engine: a pure state machine that turns a peer's
+/// message into the reply, and, on the initiating side, into the ids each side lacks.
+///
+/// It performs no I/O. It reads keys only through `ReconciliationStorage`, given anew with each
+/// call so that a store can hand it one consistent snapshot per message. One engine serves one
+/// session; it is not shared between threads.
+public final class Reconciler {
+    /// Which side of a session this engine plays.
+    public enum Role: Sendable {
+        /// Has not yet sent or answered a message.
+        case undecided
+        /// Opened the session; learns `have` and `need`.
+        case initiator
+        /// Answers the initiator's messages.
+        case responder
+    }
+
+    /// The initiator's outcome of one received message.
+    public struct Step: Sendable {
+        /// The next message to send, or nil when reconciliation is complete.
+        public var nextMessage: [UInt8]?
+        /// Ids we hold that the peer lacks, learned from this message.
+        public var have: [MessageHash]
+        /// Ids the peer holds that we lack, learned from this message.
+        public var need: [MessageHash]
+    }
+
+    /// Bytes of a frame, 0 for no limit; otherwise at least 4096.
+    public let frameSizeLimit: Int
+    /// How this side splits ranges.
+    public let policy: SplitPolicy
+    /// Bounds on each incoming message beyond its size.
+    public let limits: DecodingLimits
+    /// The side this engine plays, fixed by the first call.
+    public private(set) var role: Role = .undecided
+
+    private let hasher = SHA256Hasher()
+
+    /// Creates an engine.
+    public init(frameSizeLimit: Int = 0, policy: SplitPolicy = .reference, limits: DecodingLimits = .unlimited)
+        throws(ReconcilerError)
+    {
+        guard frameSizeLimit == 0 || frameSizeLimit >= 4096 else {
+            throw .frameSizeLimitTooSmall(frameSizeLimit)
+        }
+        self.frameSizeLimit = frameSizeLimit
+        self.policy = policy
+        self.limits = limits
+    }
+
+    /// Opens a session: the first message for the responder, covering every key in `storage`.
+    public func initiate(_ storage: some ReconciliationStorage) throws -> [UInt8] {
+        guard role == .undecided else { throw ReconcilerError.wrongRole(expected: "an unused engine") }
+        role = .initiator
+        var writer = MessageWriter()
+        let count = try storage.count()
+        try splitRange(0..<count, upTo: .infinity, storage: storage, estimate: nil, into: &writer)
+        return writer.bytes
+    }
+
+    /// Answers one message from the initiator.
+    public func respond(to message: [UInt8], storage: some ReconciliationStorage) throws -> [UInt8] {
+        switch role {
+        case .initiator: throw ReconcilerError.wrongRole(expected: "a responder")
+        case .undecided: role = .responder
+        case .responder: break
+        }
+        var have = [MessageHash]()
+        var need = [MessageHash]()
+        return try process(message, storage: storage, have: &have, need: &need)
+    }
+
+    /// Takes one reply from the responder: returns what it taught us and what to send next.
+    public func reconcile(_ message: [UInt8], storage: some ReconciliationStorage) throws -> Step {
+        guard role == .initiator else { throw ReconcilerError.wrongRole(expected: "the initiator") }
+        var have = [MessageHash]()
+        var need = [MessageHash]()
+        let output = try process(message, storage: storage, have: &have, need: &need)
+        return Step(nextMessage: output.count == 1 ? nil : output, have: have, need: need)
+    }
+
+    /// A range of the incoming message with where it falls in our storage.
+    private struct ResolvedRange {
+        var range: NegentropyMessage.Range
+        var indices: Range<Int>
+        /// For a fingerprint range: whether ours matches.
+        var matches = false
+    }
+
+    private func process(
+        _ input: [UInt8],
+        storage: some ReconciliationStorage,
+        have: inout [MessageHash],
+        need: inout [MessageHash]
+    ) throws -> [UInt8] {
+        let isInitiator = role == .initiator
+        let message: NegentropyMessage
+        switch try NegentropyMessage.decode(input, limits: limits) {
+        case .message(let decoded):
+            message = decoded
+        case .otherVersion(let version):
+            if isInitiator { throw WireError.unsupportedVersion(version) }
+            return [NegentropyMessage.protocolVersion]
+        }
+
+        let storageCount = try storage.count()
+        var resolved = [ResolvedRange]()
+        resolved.reserveCapacity(message.ranges.count)
+        var estimate = DifferenceEstimate()
+        var previousIndex = 0
+        for range in message.ranges {
+            let upper = try storage.lowerBound(of: range.upperBound.key, in: previousIndex..<storageCount)
+            var entry = ResolvedRange(range: range, indices: previousIndex..<upper)
+            if case .fingerprint(let theirs) = range.payload {
+                entry.matches = try storage.fingerprint(of: entry.indices, hasher: hasher) == theirs
+                estimate.fingerprints += 1
+                if !entry.matches { estimate.differing += 1 }
+            }
+            resolved.append(entry)
+            previousIndex = upper
+        }
+
+        var writer = MessageWriter()
+        var previousBound = Bound.zero
+        var pendingSkip = false
+        func flushSkip(_ writer: inout MessageWriter) {
+            if pendingSkip {
+                pendingSkip = false
+                writer.writeSkip(upTo: previousBound)
+            }
+        }
+
+        for entry in resolved {
+            let bound = entry.range.upperBound
+            var indices = entry.indices
+            let beforeRange = writer.checkpoint
+            var keepsOutput = false
+            switch entry.range.payload {
+            case .skip:
+                pendingSkip = true
+            case .fingerprint:
+                if entry.matches {
+                    pendingSkip = true
+                } else {
+                    flushSkip(&writer)
+                    try splitRange(indices, upTo: bound, storage: storage, estimate: estimate, into: &writer)
+                }
+            case .idList(let theirIds):
+                if isInitiator {
+                    try compare(theirIds, with: indices, storage: storage, have: &have, need: &need)
+                    pendingSkip = true
+                } else {
+                    let sizeBeforeSkip = writer.count
+                    if policy == .adaptive,
+                        let answer = try differencesOnlyAnswer(
+                            theirIds, indices: indices, upTo: bound, storage: storage)
+                    {
+                        if answer.isEmpty {
+                            pendingSkip = true
+                        } else {
+                            flushSkip(&writer)
+                            for range in answer { writer.write(range) }
+                            pendingSkip = answer.last?.upperBound != bound
+                        }
+                    } else {
+                        flushSkip(&writer)
+                        indices = try answerWithIdList(
+                            indices, upTo: bound, storage: storage, sizeBeforeSkip: sizeBeforeSkip, into: &writer)
+                        keepsOutput = true
+                    }
+                }
+            }
+
+            if exceedsFrameLimit(writer.count) {
+                if !keepsOutput { writer.rollBack(to: beforeRange) }
+                let rest = try storage.fingerprint(of: indices.upperBound..<storageCount, hasher: hasher)
+                writer.writeFingerprint(rest, upTo: .infinity)
+                break
+            }
+            previousBound = bound
+        }
+        return writer.bytes
+    }
+
+    private func exceedsFrameLimit(_ size: Int) -> Bool {
+        frameSizeLimit != 0 && size > frameSizeLimit - 200
+    }
+
+    /// Writes the ranges that stand for `indices` after a fingerprint mismatch (or at the start).
+    private func splitRange(
+        _ indices: Range<Int>,
+        upTo upperBound: Bound,
+        storage: some ReconciliationStorage,
+        estimate: DifferenceEstimate?,
+        into writer: inout MessageWriter
+    ) throws {
+        let itemCount = indices.count
+        let plan = policy.plan(
+            itemCount: itemCount, isInitiator: role == .initiator, estimate: estimate, frameSizeLimit: frameSizeLimit)
+        switch plan {
+        case .idList:
+            writer.beginIdList(upTo: upperBound, count: itemCount)
+            try storage.forEachKey(in: indices) { key in
+                writer.appendId(key.hash)
+                return true
+            }
+        case .buckets(let buckets):
+            let perBucket = itemCount / buckets
+            let withExtra = itemCount % buckets
+            var current = indices.lowerBound
+            for bucket in 0..<buckets {
+                let size = perBucket + (bucket < withExtra ? 1 : 0)
+                let fingerprint = try storage.fingerprint(of: current..<(current + size), hasher: hasher)
+                current += size
+                let bound: Bound
+                if current == indices.upperBound {
+                    bound = upperBound
+                } else {
+                    bound = Bound.minimal(between: try storage.key(at: current - 1), and: try storage.key(at: current))
+                }
+                writer.writeFingerprint(fingerprint, upTo: bound)
+            }
+        }
+    }
+
+    /// The initiator's handling of an IdList: what we hold that they lack, and the reverse.
+    private func compare(
+        _ theirIds: [MessageHash],
+        with indices: Range<Int>,
+        storage: some ReconciliationStorage,
+        have: inout [MessageHash],
+        need: inout [MessageHash]
+    ) throws {
+        var theirs = Set(theirIds)
+        try storage.forEachKey(in: indices) { key in
+            if theirs.remove(key.hash) == nil { have.append(key.hash) }
+            return true
+        }
+        for id in theirIds where theirs.remove(id) != nil {
+            need.append(id)
+        }
+    }
+
+    /// The reference answer to an IdList: all our ids in the range, cut where the frame limit is
+    /// reached (the range then ends at the first id left out). Returns the indices answered.
+    private func answerWithIdList(
+        _ indices: Range<Int>,
+        upTo upperBound: Bound,
+        storage: some ReconciliationStorage,
+        sizeBeforeSkip: Int,
+        into writer: inout MessageWriter
+    ) throws -> Range<Int> {
+        var endBound = upperBound
+        var answered = indices
+        var ids = [MessageHash]()
+        var index = indices.lowerBound
+        try storage.forEachKey(in: indices) { key in
+            if exceedsFrameLimit(sizeBeforeSkip + ids.count * MessageHash.byteCount) {
+                endBound = Bound(key: key)
+                answered = indices.lowerBound..<index
+                return false
+            }
+            ids.append(key.hash)
+            index += 1
+            return true
+        }
+        writer.beginIdList(upTo: endBound, count: ids.count)
+        for id in ids { writer.appendId(id) }
+        return answered
+    }
+
+    /// The adaptive answer to an IdList when every id the peer sent is one we hold: the ranges
+    /// around the ids only we hold, as IdLists, separated by Skips where both sides agree; the
+    /// initiator reads them as exactly the same difference as a full list. Returns nil when the
+    /// peer holds an id we lack, whose place in the key order we cannot know. An empty answer
+    /// means the range agrees entirely; a trailing agreeing part is left as a pending Skip.
+    private func differencesOnlyAnswer(
+        _ theirIds: [MessageHash],
+        indices: Range<Int>,
+        upTo upperBound: Bound,
+        storage: some ReconciliationStorage
+    ) throws -> [NegentropyMessage.Range]? {
+        guard theirIds.count <= indices.count else { return nil }
+        var theirs = Set(theirIds)
+        guard theirs.count == theirIds.count else { return nil }
+        var keys = [SyncKey]()
+        keys.reserveCapacity(indices.count)
+        var onlyOurs = [Bool]()
+        onlyOurs.reserveCapacity(indices.count)
+        try storage.forEachKey(in: indices) { key in
+            keys.append(key)
+            onlyOurs.append(theirs.remove(key.hash) == nil)
+            return true
+        }
+        guard theirs.isEmpty else { return nil }
+
+        var answer = [NegentropyMessage.Range]()
+        var position = 0
+        while position < keys.count {
+            guard onlyOurs[position] else {
+                position += 1
+                continue
+            }
+            var end = position
+            while end < keys.count && onlyOurs[end] { end += 1 }
+            if position > 0 {
+                let agreed = Bound.minimal(between: keys[position - 1], and: keys[position])
+                answer.append(NegentropyMessage.Range(upperBound: agreed, payload: .skip))
+            }
+            let rangeEnd = end == keys.count ? upperBound : Bound.minimal(between: keys[end - 1], and: keys[end])
+            let ids = keys[position..<end].map(\.hash)
+            answer.append(NegentropyMessage.Range(upperBound: rangeEnd, payload: .idList(ids)))
+            position = end
+        }
+        return answer
+    }
+}
+
+/// Misuse of a `Reconciler`.
+public enum ReconcilerError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// A frame size limit other than 0 below 4096 bytes.
+    case frameSizeLimitTooSmall(Int)
+    /// A call that the engine's role does not allow.
+    case wrongRole(expected: String)
+
+    public var description: String {
+        switch self {
+        case .frameSizeLimitTooSmall(let limit): "frame size limit \(limit) is below the minimum of 4096 bytes"
+        case .wrongRole(let expected): "this call needs \(expected)"
+        }
+    }
+}
