@@ -151,18 +151,29 @@ public final class Reconciler {
                     pendingSkip = true
                 } else {
                     let sizeBeforeSkip = writer.count
+                    let skipWasPending = pendingSkip
+                    var answered = false
                     if policy == .adaptive,
                         let answer = try differencesOnlyAnswer(
                             theirIds, indices: indices, upTo: bound, storage: storage)
                     {
+                        answered = true
                         if answer.isEmpty {
                             pendingSkip = true
                         } else {
                             flushSkip(&writer)
                             for range in answer { writer.write(range) }
                             pendingSkip = answer.last?.upperBound != bound
+                            if exceedsFrameLimit(writer.count) {
+                                // Too big for the frame: the full list below is cut to fit and
+                                // always makes progress.
+                                writer.rollBack(to: beforeRange)
+                                pendingSkip = skipWasPending
+                                answered = false
+                            }
                         }
-                    } else {
+                    }
+                    if !answered {
                         flushSkip(&writer)
                         indices = try answerWithIdList(
                             indices, upTo: bound, storage: storage, sizeBeforeSkip: sizeBeforeSkip, into: &writer)
@@ -172,8 +183,18 @@ public final class Reconciler {
             }
 
             if exceedsFrameLimit(writer.count) {
-                if !keepsOutput { writer.rollBack(to: beforeRange) }
-                let rest = try storage.fingerprint(of: indices.upperBound..<storageCount, hasher: hasher)
+                // The last range written ends at `restStart`'s bound; one fingerprint to infinity
+                // stands for everything after it.
+                var restStart = indices.upperBound
+                if !keepsOutput {
+                    writer.rollBack(to: beforeRange)
+                    // The reference counts the rest from the end of the range it just dropped,
+                    // leaving that range out of the fingerprint though the peer's covers it (a
+                    // difference there can go unseen). The reference policy keeps its bytes; the
+                    // adaptive policy counts the dropped range in.
+                    if policy == .adaptive { restStart = indices.lowerBound }
+                }
+                let rest = try storage.fingerprint(of: restStart..<storageCount, hasher: hasher)
                 writer.writeFingerprint(rest, upTo: .infinity)
                 break
             }

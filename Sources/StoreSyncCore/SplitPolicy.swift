@@ -95,7 +95,9 @@ extension SplitPolicy {
 
         // Aim for buckets that each hold about one difference, then a few more per difference so
         // that the bucket that differs is small.
-        let perDifference = max(2, (itemsPerDifference * AdaptiveTuning.bucketsPerItemRatio).squareRoot())
+        let perDifference = min(
+            AdaptiveTuning.maximumBucketsPerDifference,
+            max(2, (itemsPerDifference * AdaptiveTuning.bucketsPerItemRatio).squareRoot()))
         var buckets = Int((differences * perDifference).rounded())
         buckets = max(2, min(buckets, itemCount, maximumBuckets))
         return .buckets(buckets)
@@ -110,4 +112,6 @@ enum AdaptiveTuning {
     /// Buckets per difference grow as the square root of items per difference times this ratio
     /// (an id costs 32 bytes, a fingerprint range about 23).
     static let bucketsPerItemRatio = 32.0 / 23.0
+    /// Far from the bottom, more buckets per difference cost bytes faster than they save rounds.
+    static let maximumBucketsPerDifference = 8.0
 }

@@ -1,0 +1,18 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "StoreSyncBenchmarks",
+    platforms: [.macOS(.v13)],
+    dependencies: [
+        .package(name: "StoreSync", path: "..")
+    ],
+    targets: [
+        .executableTarget(
+            name: "sync-bench",
+            dependencies: [.product(name: "StoreSyncCore", package: "StoreSync")],
+            path: "Sources/SyncBench"
+        )
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,46 @@
+import StoreSyncCore
+
+/// Two key sets that share all but `d` keys, half of the differences on each side, with
+/// timestamps spread like a message stream (one key every 3.6 ms on average over the span).
+struct Workload {
+    let local: [SyncKey]
+    let remote: [SyncKey]
+
+    init(n: Int, d: Int, seed: UInt64) {
+        var rng = BenchRandom(seed: seed)
+        let localOnly = d / 2
+        let remoteOnly = d - localOnly
+        let common = max(0, n - max(localOnly, remoteOnly))
+        let total = common + localOnly + remoteOnly
+        var keys = [SyncKey]()
+        keys.reserveCapacity(total)
+        var timestamp: UInt64 = 1_700_000_000_000_000_000
+        for _ in 0..<total {
+            timestamp += rng.next() % 7_200_000
+            keys.append(SyncKey(timestamp: timestamp, hash: rng.hash()))
+        }
+        // Pick which keys are one-sided by a shuffle, so differences are spread over the span.
+        var order = Array(0..<total)
+        order.shuffle(using: &rng)
+        var side = [UInt8](repeating: 0, count: total)
+        for index in order.prefix(localOnly) { side[index] = 1 }
+        for index in order.dropFirst(localOnly).prefix(remoteOnly) { side[index] = 2 }
+        local = zip(keys, side).filter { $0.1 != 2 }.map(\.0)
+        remote = zip(keys, side).filter { $0.1 != 1 }.map(\.0)
+    }
+}
+
+struct BenchRandom: RandomNumberGenerator {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    mutating func hash() -> MessageHash {
+        MessageHash(word0: next(), word1: next(), word2: next(), word3: next())
+    }
+}

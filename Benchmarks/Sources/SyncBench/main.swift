@@ -1,0 +1,109 @@
+import Foundation
+import StoreSyncCore
+
+// sync-bench: reconciliation scenarios measured on the same data for every method.
+//   sync-bench --n N --d D [--policy reference|adaptive] [--responder-policy P] [--storage memory]
+//              [--transport inprocess] [--frame-limit BYTES] [--seed S] [--json]
+// Prints one line (or JSON object) per run.
+
+struct Options {
+    var n = 100_000
+    var d = 100
+    var policy = SplitPolicy.reference
+    var responderPolicy: SplitPolicy?
+    var storage = "memory"
+    var transport = "inprocess"
+    var frameLimit = 0
+    var seed: UInt64 = 1
+    var json = false
+}
+
+func parse() -> Options {
+    var options = Options()
+    var arguments = CommandLine.arguments.dropFirst().makeIterator()
+    func value(_ flag: String) -> String {
+        guard let value = arguments.next() else {
+            FileHandle.standardError.write(Data("sync-bench: \(flag) needs a value\n".utf8))
+            exit(2)
+        }
+        return value
+    }
+    while let argument = arguments.next() {
+        switch argument {
+        case "--n": options.n = Int(value(argument)) ?? options.n
+        case "--d": options.d = Int(value(argument)) ?? options.d
+        case "--policy": options.policy = SplitPolicy(rawValue: value(argument)) ?? options.policy
+        case "--responder-policy": options.responderPolicy = SplitPolicy(rawValue: value(argument))
+        case "--storage": options.storage = value(argument)
+        case "--transport": options.transport = value(argument)
+        case "--frame-limit": options.frameLimit = Int(value(argument)) ?? 0
+        case "--seed": options.seed = UInt64(value(argument)) ?? 1
+        case "--json": options.json = true
+        default:
+            FileHandle.standardError.write(Data("sync-bench: unknown argument \(argument)\n".utf8))
+            exit(2)
+        }
+    }
+    return options
+}
+
+func cpuSeconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6 + Double(usage.ru_stime.tv_sec)
+        + Double(usage.ru_stime.tv_usec) / 1e6
+}
+
+func peakResidentBytes() -> Int {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Int(usage.ru_maxrss) * 1024
+}
+
+let options = parse()
+let workload = Workload(n: options.n, d: options.d, seed: options.seed)
+let local = SortedKeyStorage(uniqueSortedKeys: workload.local)
+let remote = SortedKeyStorage(uniqueSortedKeys: workload.remote)
+let session = InProcessSession(
+    initiator: try Reconciler(frameSizeLimit: options.frameLimit, policy: options.policy),
+    responder: try Reconciler(frameSizeLimit: options.frameLimit, policy: options.responderPolicy ?? options.policy)
+)
+let cpuStart = cpuSeconds()
+let clock = ContinuousClock()
+let start = clock.now
+let outcome = try session.run(local: local, remote: remote)
+let elapsed = clock.now - start
+let cpu = cpuSeconds() - cpuStart
+let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+
+let expectedDifferences =
+    workload.local.count + workload.remote.count - 2 * Set(workload.local).intersection(workload.remote).count
+guard outcome.have.count + outcome.need.count == expectedDifferences else {
+    FileHandle.standardError.write(
+        Data(
+            "sync-bench: found \(outcome.have.count + outcome.need.count) differences, expected \(expectedDifferences)\n"
+                .utf8))
+    exit(1)
+}
+let bytes = outcome.bytesUp + outcome.bytesDown
+let perDifference = options.d == 0 ? 0 : Double(bytes) / Double(options.d)
+if options.json {
+    let fields: [String] = [
+        "\"n\":\(options.n)", "\"d\":\(options.d)", "\"storage\":\"\(options.storage)\"",
+        "\"policy\":\"\(options.policy.rawValue)\"",
+        "\"responder_policy\":\"\((options.responderPolicy ?? options.policy).rawValue)\"",
+        "\"transport\":\"\(options.transport)\"", "\"frame_limit\":\(options.frameLimit)",
+        "\"rounds\":\(outcome.rounds)", "\"bytes_up\":\(outcome.bytesUp)", "\"bytes_down\":\(outcome.bytesDown)",
+        "\"bytes_per_difference\":\(String(format: "%.1f", perDifference))",
+        "\"have\":\(outcome.have.count)", "\"need\":\(outcome.need.count)",
+        "\"sync_seconds\":\(String(format: "%.6f", seconds))", "\"cpu_seconds\":\(String(format: "%.6f", cpu))",
+        "\"peak_rss_bytes\":\(peakResidentBytes())",
+    ]
+    print("{" + fields.joined(separator: ",") + "}")
+} else {
+    print(
+        "n=\(options.n) d=\(options.d) policy=\(options.policy.rawValue)/\((options.responderPolicy ?? options.policy).rawValue)"
+            + " rounds=\(outcome.rounds) up=\(outcome.bytesUp) down=\(outcome.bytesDown)"
+            + " bytes/diff=\(String(format: "%.0f", perDifference)) have=\(outcome.have.count) need=\(outcome.need.count)"
+            + " time=\(String(format: "%.4f", seconds))s cpu=\(String(format: "%.4f", cpu))s")
+}
