@@ -8,6 +8,10 @@ let package = Package(
         .library(name: "StoreSyncCore", targets: ["StoreSyncCore"]),
         .executable(name: "negentropy-harness", targets: ["NegentropyHarness"]),
         .executable(name: "reconcile-fuzz", targets: ["ReconcileFuzz"]),
+        .executable(name: "storesync", targets: ["StoreSyncCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
     ],
     targets: [
         .systemLibrary(
@@ -23,6 +27,13 @@ let package = Package(
         .target(
             name: "StoreSyncCore",
             dependencies: ["CLibCrypto"]
+        ),
+        .executableTarget(
+            name: "StoreSyncCLI",
+            dependencies: [
+                "StoreSyncCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
         .executableTarget(
             name: "NegentropyHarness",

@@ -114,3 +114,18 @@ struct WireCodecTests {
         #expect(throws: ReconcilerError.frameSizeLimitTooSmall(1000)) { try Reconciler(frameSizeLimit: 1000) }
     }
 }
+
+@Suite("Fingerprints")
+struct FingerprintTests {
+    /// Worked example of SPEC.md, computed independently: ids aa…aa and bb…bb sum (little-endian,
+    /// mod 2^256) to 65 66…66; with the count varint 02 appended, SHA-256 starts 2e77f598….
+    @Test func specWorkedExample() throws {
+        let a = try #require(MessageHash(hex: String(repeating: "aa", count: 32)))
+        let b = try #require(MessageHash(hex: String(repeating: "bb", count: 32)))
+        let storage = SortedKeyStorage([SyncKey(timestamp: 1_000, hash: a), SyncKey(timestamp: 1_005, hash: b)])
+        let sum = storage.accumulator(of: 0..<2)
+        #expect(Hex.encode(sum.bytes) == "65" + String(repeating: "66", count: 31))
+        let fingerprint = try storage.fingerprint(of: 0..<2, hasher: SHA256Hasher())
+        #expect(Hex.encode(fingerprint.bytes) == "2e77f59864f98c80d0cef0915e063b05")
+    }
+}

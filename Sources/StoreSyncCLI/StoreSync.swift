@@ -1,0 +1,11 @@
+import ArgumentParser
+
+/// The `storesync` command-line tool.
+@main
+struct StoreSync: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "storesync",
+        abstract: "Keep message store archives identical with Negentropy range-based set reconciliation.",
+        subcommands: [Demo.self]
+    )
+}
