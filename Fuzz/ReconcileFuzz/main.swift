@@ -42,7 +42,12 @@ func fuzzOne(_ bytes: [UInt8]) {
                 check((try? NegentropyMessage.decode(reply)) != nil, "reply decodes")
             }
         }
-        if let initiator = try? Reconciler(policy: policy), (try? initiator.initiate(initiatorStorage)) != nil,
+        // An initiator one genuine round into a session with the fixed responder set.
+        if let initiator = try? Reconciler(policy: policy),
+            let responder = try? Reconciler(policy: policy),
+            let opening = try? initiator.initiate(initiatorStorage),
+            let reply = try? responder.respond(to: opening, storage: responderStorage),
+            (try? initiator.reconcile(reply, storage: initiatorStorage)) != nil,
             let step = try? initiator.reconcile(bytes, storage: initiatorStorage)
         {
             check(Set(step.have).isDisjoint(with: step.need), "no id is both have and need")

@@ -1,4 +1,10 @@
-import Foundation
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#else
+    import Darwin
+#endif
 
 /// How a side cuts a range whose fingerprints disagree: into how many fingerprinted buckets, or
 /// into a list of ids. Either side may use either policy; the wire format and the final
