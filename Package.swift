@@ -6,9 +6,11 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .library(name: "StoreSyncCore", targets: ["StoreSyncCore"]),
+        .library(name: "StoreSyncLMDB", targets: ["StoreSyncLMDB"]),
         .executable(name: "negentropy-harness", targets: ["NegentropyHarness"]),
         .executable(name: "reconcile-fuzz", targets: ["ReconcileFuzz"]),
         .executable(name: "storesync", targets: ["StoreSyncCLI"]),
+        .executable(name: "store-torture", targets: ["StoreTorture"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
@@ -28,6 +30,10 @@ let package = Package(
             name: "StoreSyncCore",
             dependencies: ["CLibCrypto"]
         ),
+        .target(
+            name: "StoreSyncLMDB",
+            dependencies: ["StoreSyncCore", "CLMDB"]
+        ),
         .executableTarget(
             name: "StoreSyncCLI",
             dependencies: [
@@ -45,9 +51,13 @@ let package = Package(
             path: "Fuzz/ReconcileFuzz",
             exclude: ["corpus"]
         ),
+        .executableTarget(
+            name: "StoreTorture",
+            dependencies: ["StoreSyncCore", "StoreSyncLMDB"]
+        ),
         .testTarget(
-            name: "StoreSyncCoreTests",
-            dependencies: ["StoreSyncCore"]
+            name: "StoreSyncTests",
+            dependencies: ["StoreSyncCore", "StoreSyncLMDB"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -4,12 +4,11 @@ import Testing
 /// Replays a reference transcript: our initiator over the client's keys and our responder over the
 /// server's must produce every message byte for byte, and the client must end with the recorded
 /// difference. Generic over storage so the same body runs on every storage implementation.
-func replayTranscript<S: ReconciliationStorage>(
+func replayTranscript(
     _ transcript: Transcript,
-    makeStorage: ([SyncKey]) throws -> S
+    client: some ReconciliationStorage,
+    server: some ReconciliationStorage
 ) throws {
-    let client = try makeStorage(Transcript.keys(transcript.clientItems))
-    let server = try makeStorage(Transcript.keys(transcript.serverItems))
     let initiator = try Reconciler(frameSizeLimit: transcript.clientFrameSizeLimit, policy: .reference)
     let responder = try Reconciler(frameSizeLimit: transcript.serverFrameSizeLimit, policy: .reference)
     let messages = transcript.messages
@@ -50,11 +49,11 @@ struct TranscriptConformanceTests {
     @Test(arguments: TestVectors.transcriptNames)
     func reproducesReferenceTranscript(name: String) throws {
         let transcript = try Transcript.load(name)
-        try replayTranscript(transcript) { keys in
-            let storage = SortedKeyStorage(keys)
-            storage._checkInvariants()
-            return storage
-        }
+        let client = SortedKeyStorage(try Transcript.keys(transcript.clientItems))
+        let server = SortedKeyStorage(try Transcript.keys(transcript.serverItems))
+        client._checkInvariants()
+        server._checkInvariants()
+        try replayTranscript(transcript, client: client, server: server)
     }
 
     @Test func everyTranscriptFileIsCovered() throws {

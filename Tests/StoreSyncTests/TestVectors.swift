@@ -11,7 +11,7 @@ enum TestVectors {
 
     static var directory: URL {
         URL(fileURLWithPath: #filePath)
-            .deletingLastPathComponent()  // StoreSyncCoreTests
+            .deletingLastPathComponent()  // StoreSyncTests
             .deletingLastPathComponent()  // Tests
             .deletingLastPathComponent()  // project root
             .deletingLastPathComponent()

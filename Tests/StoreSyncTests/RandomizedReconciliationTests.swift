@@ -55,18 +55,35 @@ func checkConverges(
     responderPolicy: SplitPolicy,
     frameSizeLimit: Int,
     swapRoles: Bool,
-    makeStorage: ([SyncKey]) throws -> some ReconciliationStorage
+    withStorages: ([SyncKey], [SyncKey], (any ReconciliationStorage, any ReconciliationStorage) throws -> Void) throws
+        -> Void
 ) throws {
     let (localKeys, remoteKeys) = swapRoles ? (sets.b, sets.a) : (sets.a, sets.b)
     let (localOnly, remoteOnly) = swapRoles ? (sets.onlyB, sets.onlyA) : (sets.onlyA, sets.onlyB)
+    try withStorages(localKeys, remoteKeys) { local, remote in
+        try checkConverges(
+            local: local, remote: remote, localOnly: localOnly, remoteOnly: remoteOnly,
+            initiatorPolicy: initiatorPolicy, responderPolicy: responderPolicy, frameSizeLimit: frameSizeLimit)
+    }
+}
+
+func checkConverges(
+    local: some ReconciliationStorage,
+    remote: some ReconciliationStorage,
+    localOnly: Set<MessageHash>,
+    remoteOnly: Set<MessageHash>,
+    initiatorPolicy: SplitPolicy,
+    responderPolicy: SplitPolicy,
+    frameSizeLimit: Int
+) throws {
     let session = InProcessSession(
         initiator: try Reconciler(frameSizeLimit: frameSizeLimit, policy: initiatorPolicy),
         responder: try Reconciler(frameSizeLimit: frameSizeLimit, policy: responderPolicy),
         maximumRounds: 2_000
     )
-    let outcome = try session.run(local: try makeStorage(localKeys), remote: try makeStorage(remoteKeys))
+    let outcome = try session.run(local: local, remote: remote)
     let context =
-        "\(localKeys.count)/\(remoteKeys.count) keys, \(initiatorPolicy)→\(responderPolicy), limit \(frameSizeLimit)"
+        "\(try local.count())/\(try remote.count()) keys, \(initiatorPolicy)→\(responderPolicy), limit \(frameSizeLimit)"
     let have = Set(outcome.have)
     let need = Set(outcome.need)
     #expect(
@@ -83,7 +100,12 @@ func checkConverges(
 
 @Suite("Randomized reconciliation, in-memory storage")
 struct RandomizedReconciliationTests {
-    static func storage(_ keys: [SyncKey]) -> SortedKeyStorage { SortedKeyStorage(keys) }
+    static func inMemory(
+        _ local: [SyncKey], _ remote: [SyncKey],
+        _ body: (any ReconciliationStorage, any ReconciliationStorage) throws -> Void
+    ) throws {
+        try body(SortedKeyStorage(local), SortedKeyStorage(remote))
+    }
 
     @Test(arguments: 0..<200)
     func smallAndMediumSetsConverge(seed: Int) throws {
@@ -100,7 +122,7 @@ struct RandomizedReconciliationTests {
             responderPolicy: policies[(seed / 2) % 2],
             frameSizeLimit: limit,
             swapRoles: seed % 5 < 2,
-            makeStorage: Self.storage
+            withStorages: Self.inMemory
         )
     }
 
@@ -118,7 +140,7 @@ struct RandomizedReconciliationTests {
         ] {
             try checkConverges(
                 sets, initiatorPolicy: initiatorPolicy, responderPolicy: responderPolicy, frameSizeLimit: limit,
-                swapRoles: seed % 2 == 0, makeStorage: Self.storage)
+                swapRoles: seed % 2 == 0, withStorages: Self.inMemory)
         }
     }
 

@@ -12,7 +12,7 @@ struct ReadmeExampleTests {
     @Test func readmeShowsExactlyTheCompiledExample() throws {
         let readme = try String(contentsOf: Self.root.appendingPathComponent("README.md"), encoding: .utf8)
         let example = try String(
-            contentsOf: Self.root.appendingPathComponent("Tests/StoreSyncCoreTests/ReadmeExample.swift"),
+            contentsOf: Self.root.appendingPathComponent("Tests/StoreSyncTests/ReadmeExample.swift"),
             encoding: .utf8)
         let blocks = readme.components(separatedBy: "```swift\n").dropFirst().compactMap {
             $0.components(separatedBy: "```").first

@@ -1,0 +1,204 @@
+import CLMDB
+import Foundation
+
+/// An open LMDB environment with the databases of the store, map growth, and the locking that
+/// growth needs. Thread-safe: LMDB serialises writers; this type serialises this process's
+/// writers and keeps transactions out of the way of a resize.
+final class LMDBEnvironment: @unchecked Sendable {
+    /// The named databases of the store.
+    struct Databases {
+        var meta: MDB_dbi = 0
+        var scopes: MDB_dbi = 0
+        var nodes: MDB_dbi = 0
+        var messages: MDB_dbi = 0
+        var byContent: MDB_dbi = 0
+        var contentTopics: MDB_dbi = 0
+    }
+
+    static let formatKey = Array("format".utf8)
+    static let formatValue = "storesync-lmdb/1"
+
+    let pointer: OpaquePointer
+    let configuration: StoreConfiguration
+    private(set) var databases = Databases()
+    /// Guarded by `resizeLock` (read shared, written exclusive).
+    private var mapSize: Int
+    private let resizeLock = ReadWriteLock()
+    private let writerLock = PlainMutex()
+
+    var dataFilePath: String { configuration.directory + "/data.mdb" }
+
+    init(configuration: StoreConfiguration) throws {
+        guard configuration.initialMapSize > 0, configuration.maximumMapSize >= configuration.initialMapSize else {
+            throw StoreError.invalidConfiguration("need 0 < initialMapSize <= maximumMapSize")
+        }
+        self.configuration = configuration
+        let directory = configuration.directory
+        let dataPath = directory + "/data.mdb"
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) {
+            guard isDirectory.boolValue else {
+                throw StoreError.notAStore(path: directory, reason: "it is a file; the store needs a directory")
+            }
+        } else {
+            do {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            } catch {
+                throw StoreError.notAStore(path: directory, reason: "cannot create the directory: \(error)")
+            }
+        }
+        let existingSize = (try? FileManager.default.attributesOfItem(atPath: dataPath)[.size] as? Int) ?? nil
+        if let existingSize, existingSize == 0 {
+            throw StoreError.truncatedDataFile(path: dataPath, fileSize: 0, expectedAtLeast: 1)
+        }
+
+        var env: OpaquePointer?
+        try StoreError.check(mdb_env_create(&env), "env create")
+        guard let env else { throw StoreError.lmdb(code: -1, operation: "env create", message: "no environment") }
+        pointer = env
+        // Every stored property is set from here on, so a throw runs deinit, which closes env.
+        mapSize = configuration.initialMapSize
+        try StoreError.check(mdb_env_set_maxdbs(env, 8), "set max dbs")
+        try StoreError.check(mdb_env_set_maxreaders(env, configuration.maximumReaders), "set max readers")
+        try StoreError.check(mdb_env_set_mapsize(env, configuration.initialMapSize), "set map size")
+        var flags = UInt32(MDB_NOTLS)
+        if configuration.durability == .noSync { flags |= UInt32(MDB_NOSYNC) }
+        let code = mdb_env_open(env, directory, flags, 0o644)
+        if code == MDB_INVALID || code == MDB_VERSION_MISMATCH {
+            throw StoreError.notAStore(path: dataPath, reason: String(cString: mdb_strerror(code)))
+        }
+        try StoreError.check(code, "open \(directory)")
+
+        var info = MDB_envinfo()
+        var stat = MDB_stat()
+        try StoreError.check(mdb_env_info(env, &info), "env info")
+        try StoreError.check(mdb_env_stat(env, &stat), "env stat")
+        mapSize = max(info.me_mapsize, configuration.initialMapSize)
+        let fileSize = (try? FileManager.default.attributesOfItem(atPath: dataPath)[.size] as? Int) ?? 0
+        let needed = (Int(info.me_last_pgno) + 1) * Int(stat.ms_psize)
+        if fileSize < needed {
+            throw StoreError.truncatedDataFile(path: dataPath, fileSize: fileSize, expectedAtLeast: needed)
+        }
+        try openDatabases()
+    }
+
+    deinit {
+        mdb_env_close(pointer)
+    }
+
+    private func openDatabases() throws {
+        try write { txn in
+            func open(_ name: String) throws -> MDB_dbi {
+                var dbi: MDB_dbi = 0
+                try StoreError.check(mdb_dbi_open(txn.pointer, name, UInt32(MDB_CREATE), &dbi), "open database \(name)")
+                return dbi
+            }
+            let existing = try Self.namedDatabaseCount(txn)
+            var databases = Databases()
+            databases.meta = try open("meta")
+            if let format = try txn.get(databases.meta, Self.formatKey) {
+                let found = String(decoding: format, as: UTF8.self)
+                guard found == Self.formatValue else {
+                    throw StoreError.unsupportedFormat(found: found, expected: Self.formatValue)
+                }
+            } else if existing > 0 {
+                throw StoreError.notAStore(
+                    path: dataFilePath, reason: "an LMDB environment without a StoreSync format record")
+            } else {
+                try txn.put(databases.meta, Self.formatKey, Array(Self.formatValue.utf8))
+            }
+            databases.scopes = try open("scopes")
+            databases.nodes = try open("nodes")
+            databases.messages = try open("messages")
+            databases.byContent = try open("by_content")
+            databases.contentTopics = try open("content_topics")
+            self.databases = databases
+        }
+    }
+
+    /// The number of records in the main (unnamed) database: the named databases of a used
+    /// environment.
+    private static func namedDatabaseCount(_ txn: LMDBTransaction) throws -> Int {
+        var stat = MDB_stat()
+        try StoreError.check(mdb_stat(txn.pointer, 1, &stat), "stat main database")
+        return Int(stat.ms_entries)
+    }
+
+    /// Raised inside a transaction attempt when another process grew the map.
+    private struct MapResized: Error {}
+
+    /// Runs `body` in a read snapshot.
+    func read<T>(_ body: (LMDBTransaction) throws -> T) throws -> T {
+        while true {
+            do {
+                return try resizeLock.withShared { () throws -> T in
+                    let txn = try begin(readOnly: true)
+                    defer { mdb_txn_abort(txn.pointer) }
+                    return try body(txn)
+                }
+            } catch is MapResized {
+                try adoptResizedMap()
+            }
+        }
+    }
+
+    /// Runs `body` in the write transaction and commits it. If the map is full, the transaction
+    /// is abandoned, the map grown (up to the maximum) and `body` run again from scratch.
+    func write<T>(_ body: (LMDBTransaction) throws -> T) throws -> T {
+        try writerLock.withLock { () throws -> T in
+            while true {
+                do {
+                    return try resizeLock.withShared { () throws -> T in
+                        let txn = try begin(readOnly: false)
+                        do {
+                            let value = try body(txn)
+                            try StoreError.check(mdb_txn_commit(txn.pointer), "commit")
+                            return value
+                        } catch {
+                            mdb_txn_abort(txn.pointer)
+                            throw error
+                        }
+                    }
+                } catch is MapResized {
+                    try adoptResizedMap()
+                } catch StoreError.lmdb(let code, _, _) where code == MDB_MAP_FULL {
+                    try grow()
+                }
+            }
+        }
+    }
+
+    /// The current map size in bytes.
+    var currentMapSize: Int { resizeLock.withShared { mapSize } }
+
+    private func grow() throws {
+        try resizeLock.withExclusive { () throws in
+            guard mapSize < configuration.maximumMapSize else {
+                throw StoreError.mapFull(mapSize: mapSize, maximumMapSize: configuration.maximumMapSize)
+            }
+            let next = min(configuration.maximumMapSize, max(mapSize * 2, mapSize + (64 << 20)))
+            try StoreError.check(mdb_env_set_mapsize(pointer, next), "grow map to \(next)")
+            mapSize = next
+        }
+    }
+
+    /// Begins a transaction; throws `MapResized` when another process grew the map, so that the
+    /// caller can adopt the new size with no transaction of this process open.
+    private func begin(readOnly: Bool) throws -> LMDBTransaction {
+        var txn: OpaquePointer?
+        let code = mdb_txn_begin(pointer, nil, readOnly ? UInt32(MDB_RDONLY) : 0, &txn)
+        if code == MDB_MAP_RESIZED { throw MapResized() }
+        try StoreError.check(code, readOnly ? "begin read" : "begin write")
+        guard let txn else { throw StoreError.lmdb(code: -1, operation: "begin", message: "no transaction") }
+        return LMDBTransaction(pointer: txn, isReadOnly: readOnly)
+    }
+
+    private func adoptResizedMap() throws {
+        try resizeLock.withExclusive { () throws in
+            try StoreError.check(mdb_env_set_mapsize(pointer, 0), "adopt resized map")
+            var info = MDB_envinfo()
+            try StoreError.check(mdb_env_info(pointer, &info), "env info")
+            mapSize = max(mapSize, info.me_mapsize)
+        }
+    }
+}

@@ -1,0 +1,167 @@
+import CLMDB
+import StoreSyncCore
+
+/// A broken invariant of the store, found by `_checkInvariants()`.
+public struct InvariantViolation: Error, CustomStringConvertible {
+    /// What is wrong, and where.
+    public let description: String
+}
+
+extension MessageStore {
+    /// Recomputes every count and sum of every key index from its leaves and checks the archive
+    /// against the indexes: keys strictly ascending, leaves all at the tree's height, no node
+    /// over- or under-full beyond what removal allows, no unreachable node, every indexed key a
+    /// stored message with that hash, timestamp and topic, every message indexed once.
+    /// Throws `InvariantViolation` naming the first problem found.
+    public func _checkInvariants() throws {
+        try environment.read { txn in
+            var scopes: [(kind: UInt8, name: String, record: ScopeRecord)] = []
+            try txn.scan(environment.databases.scopes, from: []) { key, value in
+                let name = String(decoding: key.dropFirst(), as: UTF8.self)
+                scopes.append((key.first ?? 0, name, try ScopeRecord(decoding: value, scope: name)))
+                return true
+            }
+            var reachable = 0
+            var indexedMessages = 0
+            for scope in scopes {
+                var checker = TreeChecker(txn: txn, nodes: environment.databases.nodes, record: scope.record)
+                let summary = try checker.check()
+                reachable += checker.visited
+                guard scope.kind == UInt8(ascii: "m") else { continue }
+                indexedMessages += summary.count
+                try checkArchive(txn, topic: scope.name, record: scope.record)
+            }
+            let nodeCount = try Self.entries(txn, environment.databases.nodes)
+            guard nodeCount == reachable else {
+                throw InvariantViolation(description: "\(nodeCount) tree nodes stored, \(reachable) reachable")
+            }
+            let messages = try Self.entries(txn, environment.databases.messages)
+            guard messages == indexedMessages else {
+                throw InvariantViolation(description: "\(messages) messages stored, \(indexedMessages) indexed")
+            }
+            let secondary = try Self.entries(txn, environment.databases.byContent)
+            guard secondary == messages else {
+                throw InvariantViolation(
+                    description: "\(secondary) content-topic index entries for \(messages) messages")
+            }
+        }
+    }
+
+    private static func entries(_ txn: LMDBTransaction, _ dbi: MDB_dbi) throws -> Int {
+        var stat = MDB_stat()
+        try StoreError.check(mdb_stat(txn.pointer, dbi, &stat), "stat")
+        return Int(stat.ms_entries)
+    }
+
+    private func checkArchive(_ txn: LMDBTransaction, topic: String, record: ScopeRecord) throws {
+        let snapshot = KeyIndexSnapshot(txn: txn, nodes: environment.databases.nodes, record: record)
+        let hasher = SHA256Hasher()
+        var failure: InvariantViolation?
+        try snapshot.forEachKey(in: 0..<snapshot.count()) { key in
+            let stored = try key.hash.bytes.withUnsafeBytes { try txn.get(environment.databases.messages, $0) }
+            guard let stored else {
+                failure = InvariantViolation(description: "key \(key) of \(topic) has no message")
+                return false
+            }
+            let message = try WakuMessage(storeEncoded: stored)
+            guard message.pubsubTopic == topic, UInt64(bitPattern: message.timestamp) == key.timestamp,
+                message.hash(using: hasher) == key.hash
+            else {
+                failure = InvariantViolation(description: "message under key \(key) of \(topic) does not match it")
+                return false
+            }
+            guard let contentId = try txn.get(environment.databases.contentTopics, Array(message.contentTopic.utf8)),
+                contentId.count == 4
+            else {
+                failure = InvariantViolation(description: "content topic of \(key) has no id")
+                return false
+            }
+            let id = contentId.withUnsafeBytes { UnsafeRawBufferPointer($0).loadBigEndianUInt32(at: 0) }
+            let indexKey = Self.contentIndexKey(scope: record.scopeId, contentTopic: id, key: key)
+            guard try txn.get(environment.databases.byContent, indexKey) != nil else {
+                failure = InvariantViolation(description: "message \(key) missing from the content-topic index")
+                return false
+            }
+            return true
+        }
+        if let failure { throw failure }
+    }
+}
+
+/// Walks one tree from its root, recomputing what every parent says of its children.
+private struct TreeChecker {
+    let txn: LMDBTransaction
+    let nodes: MDB_dbi
+    let record: ScopeRecord
+    var visited = 0
+    var previousKey: SyncKey?
+
+    init(txn: LMDBTransaction, nodes: MDB_dbi, record: ScopeRecord) {
+        self.txn = txn
+        self.nodes = nodes
+        self.record = record
+    }
+
+    struct Summary {
+        var count = 0
+        var sum = Accumulator()
+        var firstKey: SyncKey?
+    }
+
+    mutating func check() throws -> Summary {
+        guard record.height >= 1 else { throw InvariantViolation(description: "scope \(record.scopeId): height 0") }
+        guard record.root < record.nextNodeId else {
+            throw InvariantViolation(description: "scope \(record.scopeId): root id beyond the id counter")
+        }
+        return try subtree(record.root, depth: 1, isRoot: true)
+    }
+
+    private mutating func subtree(_ id: UInt64, depth: UInt32, isRoot: Bool) throws -> Summary {
+        visited += 1
+        let where_ = "scope \(record.scopeId) node \(id)"
+        let view = try withNodeKey(scope: record.scopeId, node: id) { key -> NodeView in
+            guard let raw = try txn.get(nodes, key) else { throw InvariantViolation(description: "\(where_) missing") }
+            return try NodeView(raw, id: id)
+        }
+        if !isRoot && view.count == 0 { throw InvariantViolation(description: "\(where_) is empty") }
+        var summary = Summary()
+        if view.isLeaf {
+            guard depth == record.height else {
+                throw InvariantViolation(description: "\(where_): leaf at depth \(depth), height \(record.height)")
+            }
+            guard view.count <= TreeLayout.maximumLeafKeys else {
+                throw InvariantViolation(description: "\(where_): \(view.count) keys, over the maximum")
+            }
+            for index in 0..<view.count {
+                let key = view.key(at: index)
+                if let previousKey, !(previousKey < key) {
+                    throw InvariantViolation(description: "\(where_): key \(key) not above \(previousKey)")
+                }
+                previousKey = key
+                summary.count += 1
+                summary.sum.add(key.hash)
+                if summary.firstKey == nil { summary.firstKey = key }
+            }
+            return summary
+        }
+        guard depth < record.height else {
+            throw InvariantViolation(description: "\(where_): internal node at depth \(depth), height \(record.height)")
+        }
+        guard view.count <= TreeLayout.maximumInternalEntries, !isRoot || view.count >= 2 else {
+            throw InvariantViolation(description: "\(where_): \(view.count) entries")
+        }
+        for index in 0..<view.count {
+            let entry = view.entry(at: index)
+            let child = try subtree(entry.child, depth: depth + 1, isRoot: false)
+            guard child.count == Int(entry.count), child.sum == entry.sum, child.firstKey == entry.firstKey else {
+                throw InvariantViolation(
+                    description: "\(where_) entry \(index): says \(entry.count) keys from \(entry.firstKey), "
+                        + "child has \(child.count) from \(child.firstKey.map { "\($0)" } ?? "none") (or sums differ)")
+            }
+            summary.count += child.count
+            summary.sum.add(child.sum)
+            if summary.firstKey == nil { summary.firstKey = child.firstKey }
+        }
+        return summary
+    }
+}

@@ -1,0 +1,320 @@
+import CLMDB
+import StoreSyncCore
+
+/// A node's message archive and sync key indexes in one LMDB environment.
+///
+/// Each pubsub topic is a sync scope with its own key index (a counted B+tree answering count and
+/// fingerprint of any key range in O(log n)). A message, its secondary index entry and its key
+/// go in together, in one write transaction. Reads take a snapshot; ingest from other threads or
+/// other processes on the same directory goes on meanwhile. Thread-safe.
+public final class MessageStore: @unchecked Sendable {
+    /// What became of one message handed to `ingest`.
+    public enum Outcome: Equatable, Sendable {
+        /// Newly stored.
+        case stored
+        /// Already in the archive; nothing changed.
+        case duplicate
+        /// Ephemeral messages are never stored.
+        case ephemeral
+        /// Not storable, with the reason.
+        case rejected(String)
+    }
+
+    /// The outcomes of one `ingest` call, in the order of its messages.
+    public struct IngestResult: Equatable, Sendable {
+        /// One per message.
+        public var outcomes: [Outcome] = []
+        /// How many were newly stored.
+        public var stored: Int { outcomes.filter { $0 == .stored }.count }
+        /// How many were already there.
+        public var duplicates: Int { outcomes.filter { $0 == .duplicate }.count }
+    }
+
+    let environment: LMDBEnvironment
+    private var databases: LMDBEnvironment.Databases { environment.databases }
+
+    private static let nextScopeKey = Array("next_scope".utf8)
+    private static let nextContentTopicKey = Array("next_content_topic".utf8)
+    private static let messageScopeKind = UInt8(ascii: "m")
+    private static let keyIndexKind = UInt8(ascii: "k")
+
+    /// Opens (creating if needed) the store in `configuration.directory`.
+    ///
+    /// Throws `StoreError.notAStore` for a directory holding something else, `.truncatedDataFile`
+    /// for a data file cut short, `.unsupportedFormat` for another version of the layout.
+    public init(_ configuration: StoreConfiguration) throws {
+        environment = try LMDBEnvironment(configuration: configuration)
+    }
+
+    /// The current size of the memory map, which bounds the data file.
+    public var mapSize: Int { environment.currentMapSize }
+
+    // MARK: Ingest
+
+    /// Stores messages in one write transaction: each message with its secondary index entry and
+    /// its key in its pubsub topic's index. Already present messages are reported, not rewritten.
+    public func ingest(_ messages: [WakuMessage]) throws -> IngestResult {
+        let hasher = SHA256Hasher()
+        var prepared: [(message: WakuMessage, key: SyncKey)?] = []
+        var result = IngestResult()
+        for message in messages {
+            if message.ephemeral {
+                prepared.append(nil)
+                result.outcomes.append(.ephemeral)
+                continue
+            }
+            do {
+                prepared.append((message, try message.syncKey(using: hasher)))
+                result.outcomes.append(.stored)
+            } catch {
+                prepared.append(nil)
+                result.outcomes.append(.rejected(error.description))
+            }
+        }
+        let outcomes = try environment.write { txn -> [Outcome] in
+            var outcomes = result.outcomes
+            var writers: [String: TreeWriter] = [:]
+            var contentIds: [String: UInt32] = [:]
+            for (index, entry) in prepared.enumerated() {
+                guard let (message, key) = entry else { continue }
+                let encoded = message.storeEncoded()
+                let isNew = try key.hash.bytes.withUnsafeBytes { hashKey in
+                    try encoded.withUnsafeBytes { value in
+                        try txn.put(databases.messages, hashKey, value, noOverwrite: true)
+                    }
+                }
+                guard isNew else {
+                    outcomes[index] = .duplicate
+                    continue
+                }
+                let writer = try treeWriter(&writers, txn: txn, kind: Self.messageScopeKind, name: message.pubsubTopic)
+                _ = try writer.insert(key)
+                let contentId = try contentTopicId(&contentIds, txn: txn, topic: message.contentTopic)
+                try txn.put(
+                    databases.byContent,
+                    Self.contentIndexKey(scope: writer.record.scopeId, contentTopic: contentId, key: key), [])
+            }
+            try finish(writers, txn: txn, kind: Self.messageScopeKind)
+            return outcomes
+        }
+        result.outcomes = outcomes
+        return result
+    }
+
+    /// Inserts keys into a key-only index (no messages): for indexes kept beside another archive,
+    /// conformance tests and benchmarks. Returns how many were new.
+    @discardableResult
+    public func insertKeys(_ keys: [SyncKey], index name: String) throws -> Int {
+        try environment.write { txn in
+            var writers: [String: TreeWriter] = [:]
+            let writer = try treeWriter(&writers, txn: txn, kind: Self.keyIndexKind, name: name)
+            var inserted = 0
+            for key in keys where try writer.insert(key) { inserted += 1 }
+            try finish(writers, txn: txn, kind: Self.keyIndexKind)
+            return inserted
+        }
+    }
+
+    /// Removes keys from a key-only index. Returns how many were there.
+    @discardableResult
+    public func removeKeys(_ keys: [SyncKey], index name: String) throws -> Int {
+        try environment.write { txn in
+            guard try scopeRecord(txn, kind: Self.keyIndexKind, name: name) != nil else { return 0 }
+            var writers: [String: TreeWriter] = [:]
+            let writer = try treeWriter(&writers, txn: txn, kind: Self.keyIndexKind, name: name)
+            var removed = 0
+            for key in keys where try writer.remove(key) { removed += 1 }
+            try finish(writers, txn: txn, kind: Self.keyIndexKind)
+            return removed
+        }
+    }
+
+    // MARK: Delete and prune
+
+    /// Deletes the messages of a pubsub topic whose keys fall in `range`, with their index
+    /// entries. Returns how many were deleted.
+    @discardableResult
+    public func deleteMessages(in range: Range<SyncKey>, pubsubTopic: String) throws -> Int {
+        var total = 0
+        while true {
+            let deleted = try environment.write { txn -> Int in
+                try deleteChunk(txn, pubsubTopic: pubsubTopic, range: range, limit: Self.deleteChunk)
+            }
+            total += deleted
+            if deleted < Self.deleteChunk { return total }
+        }
+    }
+
+    /// Deletes every message older than `timestamp` (ns) in every pubsub topic. Returns how many.
+    @discardableResult
+    public func prune(olderThan timestamp: UInt64) throws -> Int {
+        var total = 0
+        for topic in try pubsubTopics() {
+            total += try deleteMessages(
+                in: SyncKey(timestamp: 0)..<SyncKey(timestamp: timestamp), pubsubTopic: topic)
+        }
+        return total
+    }
+
+    /// Keys deleted per write transaction, so that a large prune does not hold one huge one.
+    static let deleteChunk = 10_000
+
+    private func deleteChunk(_ txn: LMDBTransaction, pubsubTopic: String, range: Range<SyncKey>, limit: Int) throws
+        -> Int
+    {
+        guard let record = try scopeRecord(txn, kind: Self.messageScopeKind, name: pubsubTopic) else { return 0 }
+        // Read first (pointers into the map are invalidated by writes), then change.
+        var keys = [SyncKey]()
+        let snapshot = KeyIndexSnapshot(txn: txn, nodes: databases.nodes, record: record)
+        let count = try snapshot.count()
+        let lower = try snapshot.lowerBound(of: range.lowerBound, in: 0..<count)
+        let upper = try snapshot.lowerBound(of: range.upperBound, in: lower..<count)
+        try snapshot.forEachKey(in: lower..<min(upper, lower + limit)) { key in
+            keys.append(key)
+            return true
+        }
+        guard !keys.isEmpty else { return 0 }
+        var contents: [(key: SyncKey, contentTopic: String)] = []
+        for key in keys {
+            guard let raw = try key.hash.bytes.withUnsafeBytes({ try txn.get(databases.messages, $0) }) else {
+                throw StoreError.corruptRecord(what: "archive", detail: "indexed key \(key) has no message")
+            }
+            contents.append((key, try WakuMessage(storeEncoded: raw).contentTopic))
+        }
+        var writers: [String: TreeWriter] = [:]
+        let writer = try treeWriter(&writers, txn: txn, kind: Self.messageScopeKind, name: pubsubTopic)
+        var contentIds: [String: UInt32] = [:]
+        for (key, contentTopic) in contents {
+            _ = try writer.remove(key)
+            try txn.delete(databases.messages, key.hash.bytes)
+            let contentId = try contentTopicId(&contentIds, txn: txn, topic: contentTopic)
+            try txn.delete(
+                databases.byContent, Self.contentIndexKey(scope: record.scopeId, contentTopic: contentId, key: key))
+        }
+        try finish(writers, txn: txn, kind: Self.messageScopeKind)
+        return keys.count
+    }
+
+    // MARK: Reads
+
+    /// Runs `body` with a snapshot of a pubsub topic's key index (empty if the topic has none).
+    /// The snapshot sees one consistent state, whatever is ingested meanwhile.
+    public func withSnapshot<T>(pubsubTopic: String, _ body: (KeyIndexSnapshot) throws -> T) throws -> T {
+        try environment.read { txn in
+            let record = try scopeRecord(txn, kind: Self.messageScopeKind, name: pubsubTopic)
+            return try body(KeyIndexSnapshot(txn: txn, nodes: databases.nodes, record: record))
+        }
+    }
+
+    /// Runs `body` with a snapshot of a key-only index.
+    public func withKeyIndexSnapshot<T>(index name: String, _ body: (KeyIndexSnapshot) throws -> T) throws -> T {
+        try environment.read { txn in
+            let record = try scopeRecord(txn, kind: Self.keyIndexKind, name: name)
+            return try body(KeyIndexSnapshot(txn: txn, nodes: databases.nodes, record: record))
+        }
+    }
+
+    /// The message stored under a hash.
+    public func message(for hash: MessageHash) throws -> WakuMessage? {
+        try environment.read { txn in
+            try hash.bytes.withUnsafeBytes { key in
+                try txn.get(databases.messages, key).map { try WakuMessage(storeEncoded: $0) }
+            }
+        }
+    }
+
+    /// The pubsub topics that have a key index.
+    public func pubsubTopics() throws -> [String] {
+        try environment.read { txn in
+            var topics = [String]()
+            try txn.scan(databases.scopes, from: [Self.messageScopeKind]) { key, _ in
+                guard key.first == Self.messageScopeKind else { return false }
+                topics.append(String(decoding: key.dropFirst(), as: UTF8.self))
+                return true
+            }
+            return topics
+        }
+    }
+
+    /// The number of messages in the archive.
+    public func messageCount() throws -> Int {
+        try environment.read { txn in
+            var stat = MDB_stat()
+            try StoreError.check(mdb_stat(txn.pointer, databases.messages, &stat), "stat messages")
+            return Int(stat.ms_entries)
+        }
+    }
+
+    // MARK: Helpers
+
+    static func scopeName(kind: UInt8, name: String) -> [UInt8] {
+        [kind] + Array(name.utf8)
+    }
+
+    static func contentIndexKey(scope: UInt32, contentTopic: UInt32, key: SyncKey) -> [UInt8] {
+        var out = [UInt8]()
+        out.reserveCapacity(48)
+        out.appendBigEndian(scope)
+        out.appendBigEndian(contentTopic)
+        out.appendBigEndian(key.timestamp)
+        key.hash.append(to: &out)
+        return out
+    }
+
+    func scopeRecord(_ txn: LMDBTransaction, kind: UInt8, name: String) throws -> ScopeRecord? {
+        let key = Self.scopeName(kind: kind, name: name)
+        return try key.withUnsafeBytes { raw in
+            try txn.get(databases.scopes, raw).map { try ScopeRecord(decoding: $0, scope: name) }
+        }
+    }
+
+    private func treeWriter(_ writers: inout [String: TreeWriter], txn: LMDBTransaction, kind: UInt8, name: String)
+        throws -> TreeWriter
+    {
+        if let writer = writers[name] { return writer }
+        let writer: TreeWriter
+        if let record = try scopeRecord(txn, kind: kind, name: name) {
+            writer = TreeWriter(txn: txn, nodes: databases.nodes, record: record)
+        } else {
+            let scopeId = try nextCounter(txn, Self.nextScopeKey)
+            writer = TreeWriter(txn: txn, nodes: databases.nodes, record: TreeWriter.emptyRecord(scopeId: scopeId))
+            writer.createEmptyRoot()
+        }
+        writers[name] = writer
+        return writer
+    }
+
+    private func finish(_ writers: [String: TreeWriter], txn: LMDBTransaction, kind: UInt8) throws {
+        for (name, writer) in writers {
+            try writer.flush()
+            try txn.put(databases.scopes, Self.scopeName(kind: kind, name: name), writer.record.encoded())
+        }
+    }
+
+    private func contentTopicId(_ cache: inout [String: UInt32], txn: LMDBTransaction, topic: String) throws -> UInt32 {
+        if let id = cache[topic] { return id }
+        let key = Array(topic.utf8)
+        let id: UInt32
+        if let raw = try txn.get(databases.contentTopics, key), raw.count == 4 {
+            id = raw.withUnsafeBytes { UnsafeRawBufferPointer($0).loadBigEndianUInt32(at: 0) }
+        } else {
+            id = try nextCounter(txn, Self.nextContentTopicKey)
+            var value = [UInt8]()
+            value.appendBigEndian(id)
+            try txn.put(databases.contentTopics, key, value)
+        }
+        cache[topic] = id
+        return id
+    }
+
+    private func nextCounter(_ txn: LMDBTransaction, _ name: [UInt8]) throws -> UInt32 {
+        var current: UInt32 = 1
+        if let raw = try txn.get(databases.meta, name), raw.count == 4 {
+            current = raw.withUnsafeBytes { UnsafeRawBufferPointer($0).loadBigEndianUInt32(at: 0) }
+        }
+        var next = [UInt8]()
+        next.appendBigEndian(current + 1)
+        try txn.put(databases.meta, name, next)
+        return current
+    }
+}

@@ -1,0 +1,37 @@
+/// How a store is opened.
+public struct StoreConfiguration: Sendable {
+    /// Whether a commit waits for the disk.
+    public enum Durability: Sendable {
+        /// Every commit is on disk when it returns: survives power loss.
+        case full
+        /// Commits reach the OS but are not flushed: survives a crash of the process, not of the
+        /// machine. For benchmarks and for nodes that can re-sync what a power cut loses.
+        case noSync
+    }
+
+    /// The directory holding `data.mdb` and `lock.mdb`; created if missing.
+    public var directory: String
+    /// The map size to start with, in bytes (rounded to whole pages by LMDB).
+    public var initialMapSize: Int
+    /// The largest the map may grow to; a write that needs more fails with `StoreError.mapFull`.
+    public var maximumMapSize: Int
+    /// Commit durability.
+    public var durability: Durability
+    /// The most concurrent read snapshots across all processes using the directory.
+    public var maximumReaders: UInt32
+
+    /// Creates a configuration with defaults: 64 MiB to start, growing up to 1 TiB, full sync.
+    public init(
+        directory: String,
+        initialMapSize: Int = 64 << 20,
+        maximumMapSize: Int = 1 << 40,
+        durability: Durability = .full,
+        maximumReaders: UInt32 = 256
+    ) {
+        self.directory = directory
+        self.initialMapSize = initialMapSize
+        self.maximumMapSize = maximumMapSize
+        self.durability = durability
+        self.maximumReaders = maximumReaders
+    }
+}
