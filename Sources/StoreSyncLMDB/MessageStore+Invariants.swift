@@ -118,24 +118,26 @@ private struct TreeChecker {
 
     private mutating func subtree(_ id: UInt64, depth: UInt32, isRoot: Bool) throws -> Summary {
         visited += 1
-        let where_ = "scope \(record.scopeId) node \(id)"
+        let location = "scope \(record.scopeId) node \(id)"
         let view = try withNodeKey(scope: record.scopeId, node: id) { key -> NodeView in
-            guard let raw = try txn.get(nodes, key) else { throw InvariantViolation(description: "\(where_) missing") }
+            guard let raw = try txn.get(nodes, key) else {
+                throw InvariantViolation(description: "\(location) missing")
+            }
             return try NodeView(raw, id: id)
         }
-        if !isRoot && view.count == 0 { throw InvariantViolation(description: "\(where_) is empty") }
+        if !isRoot && view.count == 0 { throw InvariantViolation(description: "\(location) is empty") }
         var summary = Summary()
         if view.isLeaf {
             guard depth == record.height else {
-                throw InvariantViolation(description: "\(where_): leaf at depth \(depth), height \(record.height)")
+                throw InvariantViolation(description: "\(location): leaf at depth \(depth), height \(record.height)")
             }
             guard view.count <= TreeLayout.maximumLeafKeys else {
-                throw InvariantViolation(description: "\(where_): \(view.count) keys, over the maximum")
+                throw InvariantViolation(description: "\(location): \(view.count) keys, over the maximum")
             }
             for index in 0..<view.count {
                 let key = view.key(at: index)
                 if let previousKey, !(previousKey < key) {
-                    throw InvariantViolation(description: "\(where_): key \(key) not above \(previousKey)")
+                    throw InvariantViolation(description: "\(location): key \(key) not above \(previousKey)")
                 }
                 previousKey = key
                 summary.count += 1
@@ -145,17 +147,18 @@ private struct TreeChecker {
             return summary
         }
         guard depth < record.height else {
-            throw InvariantViolation(description: "\(where_): internal node at depth \(depth), height \(record.height)")
+            throw InvariantViolation(
+                description: "\(location): internal node at depth \(depth), height \(record.height)")
         }
         guard view.count <= TreeLayout.maximumInternalEntries, !isRoot || view.count >= 2 else {
-            throw InvariantViolation(description: "\(where_): \(view.count) entries")
+            throw InvariantViolation(description: "\(location): \(view.count) entries")
         }
         for index in 0..<view.count {
             let entry = view.entry(at: index)
             let child = try subtree(entry.child, depth: depth + 1, isRoot: false)
             guard child.count == Int(entry.count), child.sum == entry.sum, child.firstKey == entry.firstKey else {
                 throw InvariantViolation(
-                    description: "\(where_) entry \(index): says \(entry.count) keys from \(entry.firstKey), "
+                    description: "\(location) entry \(index): says \(entry.count) keys from \(entry.firstKey), "
                         + "child has \(child.count) from \(child.firstKey.map { "\($0)" } ?? "none") (or sums differ)")
             }
             summary.count += child.count
