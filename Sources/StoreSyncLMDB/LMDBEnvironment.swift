@@ -60,7 +60,13 @@ final class LMDBEnvironment: @unchecked Sendable {
         mapSize = configuration.initialMapSize
         try StoreError.check(mdb_env_set_maxdbs(env, 8), "set max dbs")
         try StoreError.check(mdb_env_set_maxreaders(env, configuration.maximumReaders), "set max readers")
-        try StoreError.check(mdb_env_set_mapsize(env, configuration.initialMapSize), "set map size")
+        // Never map less than the file already holds: opened with a smaller map, LMDB sizes the
+        // map to its last used page exactly, and growing from there after another process wrote
+        // past it has crashed inside LMDB 0.9.24 (seen in the SIGKILL torture test).
+        let openingMapSize = min(
+            configuration.maximumMapSize, max(configuration.initialMapSize, (existingSize ?? 0) + (16 << 20)))
+        mapSize = openingMapSize
+        try StoreError.check(mdb_env_set_mapsize(env, openingMapSize), "set map size")
         var flags = UInt32(MDB_NOTLS)
         if configuration.durability == .noSync { flags |= UInt32(MDB_NOSYNC) }
         let code = mdb_env_open(env, directory, flags, 0o644)

@@ -1,0 +1,149 @@
+import Foundation
+import StoreSyncCore
+import StoreSyncLMDB
+import Testing
+
+@Suite("LMDB store under crashes and concurrency")
+struct StoreDurabilityTests {
+    static let batchSize = 50
+    static let topics = ["/waku/2/rs/0/0", "/waku/2/rs/0/1"]
+
+    /// Messages per batch number, read from the payload prefix "batch N message I ".
+    static func batchCounts(_ store: MessageStore) throws -> [Int: Int] {
+        var counts: [Int: Int] = [:]
+        for topic in topics {
+            let hashes = try store.withSnapshot(pubsubTopic: topic) { snapshot -> [MessageHash] in
+                var hashes = [MessageHash]()
+                try snapshot.forEachKey(in: 0..<snapshot.count()) { key in
+                    hashes.append(key.hash)
+                    return true
+                }
+                return hashes
+            }
+            for hash in hashes {
+                let message = try #require(try store.message(for: hash))
+                let words = String(decoding: message.payload.prefix(40), as: UTF8.self).split(separator: " ")
+                let batch = try #require(words.count > 1 ? Int(words[1]) : nil)
+                counts[batch, default: 0] += 1
+            }
+        }
+        return counts
+    }
+
+    /// Total keys in one snapshot across both topics: a multiple of the batch size if no
+    /// half-committed batch is ever visible.
+    static func snapshotTotal(_ store: MessageStore) throws -> Int {
+        var total = 0
+        for topic in topics {
+            total += try store.withSnapshot(pubsubTopic: topic) { try $0.count() }
+        }
+        return total
+    }
+
+    @Test func sigkillDuringIngestNeverLeavesAHalfBatch() throws {
+        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+            .appendingPathComponent("store-torture")
+        try #require(FileManager.default.isExecutableFile(atPath: executable.path), "store-torture is built")
+        signal(SIGPIPE, SIG_IGN)
+        let directory = try TemporaryDirectory("torture")
+        let path = directory.sub("store")
+        var rng = SplitMix64(seed: 2_024)
+        var nextBatch = 0
+        for round in 0..<20 {
+            let child = Process()
+            child.executableURL = executable
+            child.arguments = [path, "\(nextBatch)", "\(Self.batchSize)"]
+            let output = Pipe()
+            let errors = Pipe()
+            child.standardOutput = output
+            child.standardError = errors
+            try child.run()
+
+            // Wait for a random number of reported commits, reading the child's own words.
+            let wanted = 1 + Int(rng.next() % 4)
+            var reported: [Int] = []
+            var buffer = Data()
+            while reported.count < wanted {
+                let chunk = output.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                buffer.append(chunk)
+                while let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+                    let line = String(decoding: buffer[buffer.startIndex..<newline], as: UTF8.self)
+                    buffer.removeSubrange(buffer.startIndex...newline)
+                    if line.hasPrefix("committed "), let batch = Int(line.dropFirst(10)) { reported.append(batch) }
+                }
+            }
+            if reported.isEmpty {
+                let said = String(decoding: errors.fileHandleForReading.availableData, as: UTF8.self)
+                Issue.record("round \(round): the child reported no commit; it said: \(said)")
+                return
+            }
+            if round % 4 == 0 {
+                // Another process reads while the child writes: never a half batch in a snapshot.
+                let reader = try MessageStore(StoreConfiguration(directory: path))
+                for _ in 0..<5 { #expect(try Self.snapshotTotal(reader) % Self.batchSize == 0) }
+            }
+            // Kill at a random point of the batch under way.
+            var spin = rng.next() % 200_000
+            while spin > 0 { spin -= 1 }
+            kill(child.processIdentifier, SIGKILL)
+            child.waitUntilExit()
+            #expect(child.terminationReason == .uncaughtSignal)
+
+            let store = try MessageStore(StoreConfiguration(directory: path))
+            try store._checkInvariants()
+            let counts = try Self.batchCounts(store)
+            for (batch, count) in counts {
+                #expect(count == Self.batchSize, "round \(round): batch \(batch) has \(count) of \(Self.batchSize)")
+            }
+            let present = counts.keys.sorted()
+            #expect(present == Array(0..<present.count), "round \(round): batches present are not 0..<n")
+            let lastReported = try #require(reported.last)
+            #expect(present.count > lastReported, "round \(round): batch \(lastReported) was reported but is missing")
+            nextBatch = present.count
+        }
+        #expect(nextBatch >= 20)
+    }
+
+    @Test func snapshotsStayConsistentWhileAnotherThreadIngests() throws {
+        let directory = try TemporaryDirectory()
+        let store = try MessageStore(StoreConfiguration(directory: directory.sub("s"), durability: .noSync))
+        let batches = 60
+        let size = Self.batchSize
+        let finished = DispatchSemaphore(value: 0)
+        let writer = Thread {
+            var rng = SplitMix64(seed: 5)
+            for batch in 0..<batches {
+                let messages = (0..<size).compactMap { index in
+                    try? WakuMessage(
+                        pubsubTopic: Self.topics[0], contentTopic: "/c/1/x/proto",
+                        payload: (0..<32).map { _ in UInt8(truncatingIfNeeded: rng.next()) },
+                        timestamp: Int64(batch * size + index))
+                }
+                _ = try? store.ingest(messages)
+            }
+            finished.signal()
+        }
+        writer.start()
+        var snapshots = 0
+        var writerDone = false
+        while !writerDone || snapshots < 20 {
+            try store.withSnapshot(pubsubTopic: Self.topics[0]) { snapshot in
+                let count = try snapshot.count()
+                #expect(count % size == 0, "a snapshot saw a half batch: \(count)")
+                let first = try snapshot.accumulator(of: 0..<count)
+                var brute = Accumulator()
+                try snapshot.forEachKey(in: 0..<count) { key in
+                    brute.add(key.hash)
+                    return true
+                }
+                #expect(first == brute, "the snapshot changed under the reader")
+            }
+            snapshots += 1
+            writerDone = writerDone || finished.wait(timeout: .now()) == .success
+        }
+        let total = try store.withSnapshot(pubsubTopic: Self.topics[0]) { try $0.count() }
+        #expect(total == batches * size)
+        try store._checkInvariants()
+    }
+}
