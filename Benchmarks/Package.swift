@@ -10,9 +10,20 @@ let package = Package(
     targets: [
         .executableTarget(
             name: "sync-bench",
-            dependencies: [.product(name: "StoreSyncCore", package: "StoreSync")],
+            dependencies: [
+                .product(name: "StoreSyncCore", package: "StoreSync"),
+                .product(name: "StoreSyncLMDB", package: "StoreSync"),
+            ],
             path: "Sources/SyncBench"
-        )
+        ),
+        .executableTarget(
+            name: "store-bench",
+            dependencies: [
+                .product(name: "StoreSyncCore", package: "StoreSync"),
+                .product(name: "StoreSyncLMDB", package: "StoreSync"),
+            ],
+            path: "Sources/StoreBench"
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

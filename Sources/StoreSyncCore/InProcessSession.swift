@@ -39,17 +39,40 @@ public struct InProcessSession {
 
     /// Reconciles `local` (the initiator's keys) with `remote` (the responder's).
     public func run(local: some ReconciliationStorage, remote: some ReconciliationStorage) throws -> Outcome {
+        try run(
+            initiate: { try initiator.initiate(local) },
+            respond: { try responder.respond(to: $0, storage: remote) },
+            reconcile: { try initiator.reconcile($0, storage: local) }
+        )
+    }
+
+    /// Reconciles with a fresh snapshot of each side for every message, as nodes do.
+    public func run(localSnapshots local: some SnapshotSource, remoteSnapshots remote: some SnapshotSource) throws
+        -> Outcome
+    {
+        try run(
+            initiate: { try local.withSnapshot { try initiator.initiate($0) } },
+            respond: { message in try remote.withSnapshot { try responder.respond(to: message, storage: $0) } },
+            reconcile: { reply in try local.withSnapshot { try initiator.reconcile(reply, storage: $0) } }
+        )
+    }
+
+    private func run(
+        initiate: () throws -> [UInt8],
+        respond: ([UInt8]) throws -> [UInt8],
+        reconcile: ([UInt8]) throws -> Reconciler.Step
+    ) throws -> Outcome {
         var outcome = Outcome()
-        var message = try initiator.initiate(local)
+        var message = try initiate()
         while true {
             guard outcome.rounds < maximumRounds else { throw Failure.tooManyRounds(maximumRounds) }
             outcome.rounds += 1
             outcome.bytesUp += message.count
             outcome.largestMessage = max(outcome.largestMessage, message.count)
-            let reply = try responder.respond(to: message, storage: remote)
+            let reply = try respond(message)
             outcome.bytesDown += reply.count
             outcome.largestMessage = max(outcome.largestMessage, reply.count)
-            let step = try initiator.reconcile(reply, storage: local)
+            let step = try reconcile(reply)
             outcome.have.append(contentsOf: step.have)
             outcome.need.append(contentsOf: step.need)
             guard let next = step.nextMessage else { return outcome }

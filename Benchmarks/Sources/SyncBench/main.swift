@@ -1,5 +1,6 @@
 import Foundation
 import StoreSyncCore
+import StoreSyncLMDB
 
 // sync-bench: reconciliation scenarios measured on the same data for every method.
 //   sync-bench --n N --d D [--policy reference|adaptive] [--responder-policy P] [--storage memory]
@@ -62,19 +63,50 @@ func peakResidentBytes() -> Int {
 
 let options = parse()
 let workload = Workload(n: options.n, d: options.d, seed: options.seed)
-let local = SortedKeyStorage(uniqueSortedKeys: workload.local)
-let remote = SortedKeyStorage(uniqueSortedKeys: workload.remote)
 let session = InProcessSession(
     initiator: try Reconciler(frameSizeLimit: options.frameLimit, policy: options.policy),
     responder: try Reconciler(frameSizeLimit: options.frameLimit, policy: options.responderPolicy ?? options.policy)
 )
-let cpuStart = cpuSeconds()
-let clock = ContinuousClock()
-let start = clock.now
-let outcome = try session.run(local: local, remote: remote)
-let elapsed = clock.now - start
-let cpu = cpuSeconds() - cpuStart
-let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+
+/// Runs the session on the chosen storage, timing only the reconciliation.
+func measure(_ run: () throws -> InProcessSession.Outcome) rethrows -> (InProcessSession.Outcome, Double, Double) {
+    let cpuStart = cpuSeconds()
+    let clock = ContinuousClock()
+    let start = clock.now
+    let outcome = try run()
+    let elapsed = clock.now - start
+    return (
+        outcome, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
+        cpuSeconds() - cpuStart
+    )
+}
+
+let outcome: InProcessSession.Outcome
+let seconds: Double
+let cpu: Double
+switch options.storage {
+case "memory":
+    let local = SortedKeyStorage(uniqueSortedKeys: workload.local)
+    let remote = SortedKeyStorage(uniqueSortedKeys: workload.remote)
+    (outcome, seconds, cpu) = try measure { try session.run(local: local, remote: remote) }
+case "lmdb":
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sync-bench-\(getpid())").path
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    let store = try MessageStore(StoreConfiguration(directory: directory, initialMapSize: 1 << 30, durability: .noSync))
+    for (name, keys) in [("local", workload.local), ("remote", workload.remote)] {
+        for start in stride(from: 0, to: keys.count, by: 100_000) {
+            try store.insertKeys(Array(keys[start..<min(start + 100_000, keys.count)]), index: name)
+        }
+    }
+    // One snapshot per message on each side, as a node does.
+    (outcome, seconds, cpu) = try measure {
+        try session.run(
+            localSnapshots: store.snapshots(keyIndex: "local"), remoteSnapshots: store.snapshots(keyIndex: "remote"))
+    }
+default:
+    FileHandle.standardError.write(Data("sync-bench: --storage must be memory or lmdb\n".utf8))
+    exit(2)
+}
 
 let expectedDifferences =
     workload.local.count + workload.remote.count - 2 * Set(workload.local).intersection(workload.remote).count
