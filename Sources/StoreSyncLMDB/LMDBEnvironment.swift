@@ -69,6 +69,7 @@ final class LMDBEnvironment: @unchecked Sendable {
         try StoreError.check(mdb_env_set_mapsize(env, openingMapSize), "set map size")
         var flags = UInt32(MDB_NOTLS)
         if configuration.durability == .noSync { flags |= UInt32(MDB_NOSYNC) }
+        if configuration.writeMap { flags |= UInt32(MDB_WRITEMAP) }
         let code = mdb_env_open(env, directory, flags, 0o644)
         if code == MDB_INVALID || code == MDB_VERSION_MISMATCH {
             throw StoreError.notAStore(path: dataPath, reason: String(cString: mdb_strerror(code)))

@@ -42,6 +42,21 @@ struct LMDBTransaction {
         }
     }
 
+    /// Reserves `size` bytes for a record's value and lets `fill` write them in place, saving the
+    /// copy of a separate buffer.
+    func putReserved(
+        _ dbi: MDB_dbi, _ key: UnsafeRawBufferPointer, size: Int, _ fill: (UnsafeMutableRawBufferPointer) -> Void
+    )
+        throws
+    {
+        var keyValue = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
+        var data = MDB_val(mv_size: size, mv_data: nil)
+        let code = mdb_put(pointer, dbi, &keyValue, &data, UInt32(MDB_RESERVE))
+        if code == MDB_MAP_FULL { throw StoreError.lmdb(code: code, operation: "put", message: "map full") }
+        try StoreError.check(code, "put reserved")
+        fill(UnsafeMutableRawBufferPointer(start: data.mv_data, count: size))
+    }
+
     /// Deletes a record; returns false if there was none.
     @discardableResult
     func delete(_ dbi: MDB_dbi, _ key: UnsafeRawBufferPointer) throws -> Bool {

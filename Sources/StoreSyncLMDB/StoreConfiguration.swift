@@ -19,6 +19,10 @@ public struct StoreConfiguration: Sendable {
     public var durability: Durability
     /// The most concurrent read snapshots across all processes using the directory.
     public var maximumReaders: UInt32
+    /// Writes go straight into the memory map instead of through `write(2)` at commit: several
+    /// times faster for small transactions. The data file then has the map's size as its
+    /// apparent length (it is sparse: disk use is what is written).
+    public var writeMap: Bool
 
     /// Creates a configuration with defaults: 64 MiB to start, growing up to 1 TiB, full sync.
     public init(
@@ -26,12 +30,14 @@ public struct StoreConfiguration: Sendable {
         initialMapSize: Int = 64 << 20,
         maximumMapSize: Int = 1 << 40,
         durability: Durability = .full,
-        maximumReaders: UInt32 = 256
+        maximumReaders: UInt32 = 256,
+        writeMap: Bool = false
     ) {
         self.directory = directory
         self.initialMapSize = initialMapSize
         self.maximumMapSize = maximumMapSize
         self.durability = durability
         self.maximumReaders = maximumReaders
+        self.writeMap = writeMap
     }
 }

@@ -73,29 +73,44 @@ final class MutableNode {
         return ChildEntry(firstKey: first.firstKey, child: id, count: count, sum: sum)
     }
 
-    func encoded() -> [UInt8] {
-        var out = [UInt8]()
-        out.reserveCapacity(TreeLayout.headerSize + (isLeaf ? keys.count * 40 : entries.count * 88))
-        out.append(isLeaf ? TreeLayout.leafKind : TreeLayout.internalKind)
-        out.append(contentsOf: [0, 0, 0])
-        out.appendBigEndian(UInt32(size))
-        out.appendBigEndian(UInt64(0))
-        if isLeaf {
-            for key in keys { Self.append(key, to: &out) }
-        } else {
-            for entry in entries {
-                Self.append(entry.firstKey, to: &out)
-                out.appendBigEndian(entry.child)
-                out.appendBigEndian(entry.count)
-                out.append(contentsOf: entry.sum.bytes)
-            }
-        }
-        return out
+    /// Bytes of the encoded node.
+    var encodedSize: Int {
+        TreeLayout.headerSize + (isLeaf ? keys.count * TreeLayout.keySize : entries.count * TreeLayout.entrySize)
     }
 
-    static func append(_ key: SyncKey, to out: inout [UInt8]) {
-        out.appendBigEndian(key.timestamp)
-        key.hash.append(to: &out)
+    /// Writes the node's encoding into `out`, which has exactly `encodedSize` bytes.
+    func encode(into out: UnsafeMutableRawBufferPointer) {
+        precondition(out.count == encodedSize, "node buffer of the wrong size")
+        out.initializeMemory(as: UInt8.self, repeating: 0)
+        out[0] = isLeaf ? TreeLayout.leafKind : TreeLayout.internalKind
+        out.storeBytes(of: UInt32(size).bigEndian, toByteOffset: 4, as: UInt32.self)
+        var offset = TreeLayout.headerSize
+        if isLeaf {
+            for key in keys {
+                Self.store(key, into: out, at: offset)
+                offset += TreeLayout.keySize
+            }
+        } else {
+            for entry in entries {
+                Self.store(entry.firstKey, into: out, at: offset)
+                out.storeBytes(of: entry.child.bigEndian, toByteOffset: offset + 40, as: UInt64.self)
+                out.storeBytes(of: entry.count.bigEndian, toByteOffset: offset + 48, as: UInt64.self)
+                out.storeBytes(of: entry.sum.limb0.littleEndian, toByteOffset: offset + 56, as: UInt64.self)
+                out.storeBytes(of: entry.sum.limb1.littleEndian, toByteOffset: offset + 64, as: UInt64.self)
+                out.storeBytes(of: entry.sum.limb2.littleEndian, toByteOffset: offset + 72, as: UInt64.self)
+                out.storeBytes(of: entry.sum.limb3.littleEndian, toByteOffset: offset + 80, as: UInt64.self)
+                offset += TreeLayout.entrySize
+            }
+        }
+    }
+
+    @inline(__always)
+    static func store(_ key: SyncKey, into out: UnsafeMutableRawBufferPointer, at offset: Int) {
+        out.storeBytes(of: key.timestamp.bigEndian, toByteOffset: offset, as: UInt64.self)
+        out.storeBytes(of: key.hash.word0.bigEndian, toByteOffset: offset + 8, as: UInt64.self)
+        out.storeBytes(of: key.hash.word1.bigEndian, toByteOffset: offset + 16, as: UInt64.self)
+        out.storeBytes(of: key.hash.word2.bigEndian, toByteOffset: offset + 24, as: UInt64.self)
+        out.storeBytes(of: key.hash.word3.bigEndian, toByteOffset: offset + 32, as: UInt64.self)
     }
 
     static func decode(_ raw: UnsafeRawBufferPointer, id: UInt64) throws(StoreError) -> MutableNode {

@@ -86,21 +86,56 @@ final class TreeWriter {
         return low
     }
 
-    /// Inserts a key; returns false, changing nothing, if it is already there.
-    func insert(_ key: SyncKey) throws -> Bool {
-        var path: [(id: UInt64, node: MutableNode, index: Int)] = []
+    /// One level of the last descent: the node and the index of the child taken.
+    private struct Step {
+        let id: UInt64
+        let node: MutableNode
+        let index: Int
+    }
+
+    /// The last descent, kept so that the next key of a sorted batch that falls in the same leaf
+    /// needs none: valid while no split or removal has changed the tree's shape.
+    private var path: [Step] = []
+    private var leafId: UInt64 = 0
+    private var leaf: MutableNode?
+    /// The key range the cached leaf covers: `[low, high)`, nil for unbounded.
+    private var leafLow: SyncKey?
+    private var leafHigh: SyncKey?
+
+    private func descend(to key: SyncKey) throws {
+        if leaf != nil, leafLow.map({ !(key < $0) }) ?? true, leafHigh.map({ key < $0 }) ?? true {
+            return
+        }
+        path.removeAll(keepingCapacity: true)
+        leafLow = nil
+        leafHigh = nil
         var id = record.root
         var current = try node(id)
         while !current.isLeaf {
             let index = Self.childIndex(for: key, in: current.entries)
-            path.append((id, current, index))
+            if index > 0 { leafLow = current.entries[index].firstKey }
+            if index + 1 < current.entries.count { leafHigh = current.entries[index + 1].firstKey }
+            path.append(Step(id: id, node: current, index: index))
             id = current.entries[index].child
             current = try node(id)
         }
+        leafId = id
+        leaf = current
+    }
+
+    private func invalidatePath() {
+        leaf = nil
+        path.removeAll(keepingCapacity: true)
+    }
+
+    /// Inserts a key; returns false, changing nothing, if it is already there.
+    func insert(_ key: SyncKey) throws -> Bool {
+        try descend(to: key)
+        guard let current = leaf else { return false }
         let position = Self.lowerBound(of: key, in: current.keys)
         if position < current.keys.count && current.keys[position] == key { return false }
         current.keys.insert(key, at: position)
-        dirty.insert(id)
+        dirty.insert(leafId)
 
         let added = Accumulator(key.hash)
         for step in path {
@@ -109,18 +144,22 @@ final class TreeWriter {
             if key < step.node.entries[step.index].firstKey { step.node.entries[step.index].firstKey = key }
             dirty.insert(step.id)
         }
-        try splitIfNeeded(leafId: id, leaf: current, path: path)
+        if current.keys.count > TreeLayout.maximumLeafKeys {
+            // Appending at the right edge of the tree (a time-ordered stream) keeps the left node
+            // full, so such a tree fills its nodes instead of leaving them half empty.
+            let appending = leafHigh == nil && position == current.keys.count - 1
+            try split(appending: appending)
+            invalidatePath()
+        }
         return true
     }
 
-    private func splitIfNeeded(leafId: UInt64, leaf: MutableNode, path: [(id: UInt64, node: MutableNode, index: Int)])
-        throws
-    {
+    private func split(appending: Bool) throws {
         var childId = leafId
-        var child = leaf
+        var child = try node(leafId)
         var level = path.count
         while child.size > (child.isLeaf ? TreeLayout.maximumLeafKeys : TreeLayout.maximumInternalEntries) {
-            let half = child.size / 2
+            let half = appending ? child.size - 1 : child.size / 2
             let right: MutableNode
             if child.isLeaf {
                 right = MutableNode(leaf: Array(child.keys[half...]))
@@ -152,6 +191,7 @@ final class TreeWriter {
 
     /// Removes a key; returns false if it was not there.
     func remove(_ key: SyncKey) throws -> Bool {
+        invalidatePath()
         var path: [(id: UInt64, node: MutableNode, index: Int)] = []
         var id = record.root
         var current = try node(id)
@@ -258,9 +298,8 @@ final class TreeWriter {
         }
         for id in dirty {
             guard let node = loaded[id] else { continue }
-            let bytes = node.encoded()
             try withNodeKey(scope: record.scopeId, node: id) { key in
-                try bytes.withUnsafeBytes { value in _ = try txn.put(nodesDatabase, key, value) }
+                try txn.putReserved(nodesDatabase, key, size: node.encodedSize) { node.encode(into: $0) }
             }
         }
         dirty.removeAll()

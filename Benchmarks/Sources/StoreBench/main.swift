@@ -12,6 +12,7 @@ var batch = 100_000
 var singles = 100_000
 var samples = 100_000
 var order = "time"
+var writeMap = false
 var arguments = CommandLine.arguments.dropFirst().makeIterator()
 while let flag = arguments.next() {
     guard let value = arguments.next() else { break }
@@ -21,6 +22,7 @@ while let flag = arguments.next() {
     case "--singles": singles = Int(value) ?? singles
     case "--samples": samples = Int(value) ?? samples
     case "--order": order = value
+    case "--write-map": writeMap = value == "true"
     default:
         FileHandle.standardError.write(Data("store-bench: unknown flag \(flag)\n".utf8))
         exit(2)
@@ -51,9 +53,20 @@ func peakResidentMB() -> Double {
     return Double(usage.ru_maxrss) / 1024
 }
 
+/// Resident memory that is not file-backed (heap, stacks): what the process costs beyond the
+/// page cache that the LMDB map shares with the kernel.
+func anonymousResidentBytes() -> Int {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+    for line in status.split(separator: "\n") where line.hasPrefix("RssAnon:") {
+        return (Int(line.split(separator: " ").dropFirst().first ?? "0") ?? 0) * 1024
+    }
+    return 0
+}
+
 let directory = FileManager.default.temporaryDirectory.appendingPathComponent("store-bench-\(getpid())").path
 defer { try? FileManager.default.removeItem(atPath: directory) }
-let store = try MessageStore(StoreConfiguration(directory: directory, initialMapSize: 4 << 30, durability: .noSync))
+let store = try MessageStore(
+    StoreConfiguration(directory: directory, initialMapSize: 4 << 30, durability: .noSync, writeMap: writeMap))
 let clock = ContinuousClock()
 var rng = Random(state: 11)
 var timestamp: UInt64 = 1_700_000_000_000_000_000
@@ -124,4 +137,7 @@ print(
     String(
         format: "range count + fingerprint at %dM keys: median %.1f us, p99 %.1f us (%d samples, checksum %llx)",
         n / 1_000_000, percentile(0.5), percentile(0.99), samples, checksum))
-print(String(format: "peak resident memory: %.0f MB", peakResidentMB()))
+print(
+    String(
+        format: "peak resident memory: %.0f MB (with the mapped file); anonymous now: %d MB", peakResidentMB(),
+        anonymousResidentBytes() >> 20))

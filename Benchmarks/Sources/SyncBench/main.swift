@@ -61,6 +61,16 @@ func peakResidentBytes() -> Int {
     return Int(usage.ru_maxrss) * 1024
 }
 
+/// Resident memory that is not file-backed (heap, stacks): what the process costs beyond the
+/// page cache that the LMDB map shares with the kernel.
+func anonymousResidentBytes() -> Int {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+    for line in status.split(separator: "\n") where line.hasPrefix("RssAnon:") {
+        return (Int(line.split(separator: " ").dropFirst().first ?? "0") ?? 0) * 1024
+    }
+    return 0
+}
+
 let options = parse()
 let workload = Workload(n: options.n, d: options.d, seed: options.seed)
 let session = InProcessSession(
@@ -129,7 +139,7 @@ if options.json {
         "\"bytes_per_difference\":\(String(format: "%.1f", perDifference))",
         "\"have\":\(outcome.have.count)", "\"need\":\(outcome.need.count)",
         "\"sync_seconds\":\(String(format: "%.6f", seconds))", "\"cpu_seconds\":\(String(format: "%.6f", cpu))",
-        "\"peak_rss_bytes\":\(peakResidentBytes())",
+        "\"peak_rss_bytes\":\(peakResidentBytes())", "\"anon_rss_bytes\":\(anonymousResidentBytes())",
     ]
     print("{" + fields.joined(separator: ",") + "}")
 } else {
@@ -137,5 +147,6 @@ if options.json {
         "n=\(options.n) d=\(options.d) policy=\(options.policy.rawValue)/\((options.responderPolicy ?? options.policy).rawValue)"
             + " rounds=\(outcome.rounds) up=\(outcome.bytesUp) down=\(outcome.bytesDown)"
             + " bytes/diff=\(String(format: "%.0f", perDifference)) have=\(outcome.have.count) need=\(outcome.need.count)"
-            + " time=\(String(format: "%.4f", seconds))s cpu=\(String(format: "%.4f", cpu))s")
+            + " time=\(String(format: "%.4f", seconds))s cpu=\(String(format: "%.4f", cpu))s"
+            + " rss=\(peakResidentBytes() >> 20)MB anon=\(anonymousResidentBytes() >> 20)MB")
 }
