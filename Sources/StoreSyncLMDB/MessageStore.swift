@@ -277,7 +277,8 @@ public final class MessageStore: @unchecked Sendable {
             writer = TreeWriter(txn: txn, nodes: databases.nodes, record: record)
         } else {
             let scopeId = try nextCounter(txn, Self.nextScopeKey)
-            writer = TreeWriter(txn: txn, nodes: databases.nodes, record: TreeWriter.emptyRecord(scopeId: scopeId))
+            writer = TreeWriter(
+                txn: txn, nodes: databases.nodes, record: TreeWriter.emptyRecord(scopeId: scopeId), isNew: true)
             writer.createEmptyRoot()
         }
         writers[name] = writer
@@ -287,7 +288,9 @@ public final class MessageStore: @unchecked Sendable {
     private func finish(_ writers: [String: TreeWriter], txn: LMDBTransaction, kind: UInt8) throws {
         for (name, writer) in writers {
             try writer.flush()
-            try txn.put(databases.scopes, Self.scopeName(kind: kind, name: name), writer.record.encoded())
+            if writer.record != writer.originalRecord {
+                try txn.put(databases.scopes, Self.scopeName(kind: kind, name: name), writer.record.encoded())
+            }
         }
     }
 

@@ -14,10 +14,14 @@ final class TreeWriter {
     private var dirty: Set<UInt64> = []
     private var deleted: Set<UInt64> = []
 
-    init(txn: LMDBTransaction, nodes: MDB_dbi, record: ScopeRecord) {
+    /// The record as read at the start of the transaction, nil for a new scope.
+    let originalRecord: ScopeRecord?
+
+    init(txn: LMDBTransaction, nodes: MDB_dbi, record: ScopeRecord, isNew: Bool = false) {
         self.txn = txn
         self.nodesDatabase = nodes
         self.record = record
+        self.originalRecord = isNew ? nil : record
     }
 
     /// A new, empty tree's record (its root leaf is written by `flush()`).
