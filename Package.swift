@@ -7,13 +7,17 @@ let package = Package(
     products: [
         .library(name: "StoreSyncCore", targets: ["StoreSyncCore"]),
         .library(name: "StoreSyncLMDB", targets: ["StoreSyncLMDB"]),
+        .library(name: "StoreSyncNode", targets: ["StoreSyncNode"]),
         .executable(name: "negentropy-harness", targets: ["NegentropyHarness"]),
         .executable(name: "reconcile-fuzz", targets: ["ReconcileFuzz"]),
         .executable(name: "storesync", targets: ["StoreSyncCLI"]),
         .executable(name: "store-torture", targets: ["StoreTorture"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         .systemLibrary(
@@ -33,6 +37,22 @@ let package = Package(
         .target(
             name: "StoreSyncLMDB",
             dependencies: ["StoreSyncCore", "CLMDB"]
+        ),
+        .target(
+            name: "StoreSyncProto",
+            dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]
+        ),
+        .target(
+            name: "StoreSyncNode",
+            dependencies: [
+                "StoreSyncCore",
+                "StoreSyncLMDB",
+                "StoreSyncProto",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .executableTarget(
             name: "StoreSyncCLI",
@@ -57,7 +77,15 @@ let package = Package(
         ),
         .testTarget(
             name: "StoreSyncTests",
-            dependencies: ["StoreSyncCore", "StoreSyncLMDB"]
+            dependencies: [
+                "StoreSyncCore",
+                "StoreSyncLMDB",
+                "StoreSyncNode",
+                "StoreSyncProto",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

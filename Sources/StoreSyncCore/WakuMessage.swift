@@ -56,11 +56,14 @@ public enum MessageError: Error, Equatable, Sendable, CustomStringConvertible {
     case metaTooLong(length: Int)
     /// The timestamp is negative, so it cannot be a sync key.
     case negativeTimestamp(Int64)
+    /// The message has no timestamp, so it cannot be a sync key.
+    case missingTimestamp
 
     public var description: String {
         switch self {
         case .metaTooLong(let length): "meta is \(length) bytes; at most \(WakuMessage.maximumMetaLength) are allowed"
         case .negativeTimestamp(let value): "timestamp \(value) is negative"
+        case .missingTimestamp: "the message has no timestamp"
         }
     }
 }

@@ -99,6 +99,39 @@ struct LMDBTransaction {
     }
 }
 
+extension LMDBTransaction {
+    /// Visits records with keys below `end` (exclusive) in descending key order until `body`
+    /// returns false.
+    func scanBackward(
+        _ dbi: MDB_dbi,
+        before end: [UInt8],
+        _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool
+    ) throws {
+        var cursor: OpaquePointer?
+        try StoreError.check(mdb_cursor_open(pointer, dbi, &cursor), "cursor open")
+        defer { mdb_cursor_close(cursor) }
+        var keyValue = MDB_val()
+        var data = MDB_val()
+        // Position at the first key >= end, then step back once; past the last key, start there.
+        var code: Int32 = end.withUnsafeBytes { raw in
+            keyValue = MDB_val(mv_size: raw.count, mv_data: UnsafeMutableRawPointer(mutating: raw.baseAddress))
+            return mdb_cursor_get(cursor, &keyValue, &data, MDB_SET_RANGE)
+        }
+        if code == MDB_NOTFOUND {
+            code = mdb_cursor_get(cursor, &keyValue, &data, MDB_LAST)
+        } else if code == 0 {
+            code = mdb_cursor_get(cursor, &keyValue, &data, MDB_PREV)
+        }
+        while code == 0 {
+            let key = UnsafeRawBufferPointer(start: keyValue.mv_data, count: keyValue.mv_size)
+            let value = UnsafeRawBufferPointer(start: data.mv_data, count: data.mv_size)
+            guard try body(key, value) else { return }
+            code = mdb_cursor_get(cursor, &keyValue, &data, MDB_PREV)
+        }
+        if code != MDB_NOTFOUND { try StoreError.check(code, "cursor prev") }
+    }
+}
+
 extension UnsafeRawBufferPointer {
     @inlinable
     func loadBigEndianUInt64(at offset: Int) -> UInt64 {

@@ -1,0 +1,139 @@
+import Logging
+import NIOCore
+import NIOPosix
+import StoreSyncCore
+import StoreSyncLMDB
+import StoreSyncProto
+import SwiftProtobuf
+
+import struct Foundation.Data
+
+/// A failure reported by the peer in an error frame, or a stream that ended too soon.
+public enum PeerError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The peer answered with an error frame.
+    case status(code: UInt16, message: String)
+    /// The peer closed the stream before answering.
+    case closed
+    /// The peer answered with something the protocol does not allow there.
+    case unexpected(String)
+
+    public var description: String {
+        switch self {
+        case .status(let code, let message): "peer answered \(code): \(message)"
+        case .closed: "peer closed the stream before answering"
+        case .unexpected(let what): "unexpected answer from peer: \(what)"
+        }
+    }
+}
+
+/// One open stream to a peer, for the duration of a client call.
+public struct NodeStream {
+    var inbound: NIOAsyncChannelInboundStream<Frame>.AsyncIterator
+    let outbound: NIOAsyncChannelOutboundWriter<Frame>
+    /// Bytes of data frames sent and received on this stream.
+    public private(set) var bytesSent = 0
+    public private(set) var bytesReceived = 0
+
+    /// Sends one data frame and waits for the data frame that answers it.
+    public mutating func request(_ body: ByteBuffer) async throws -> ByteBuffer {
+        bytesSent += body.readableBytes
+        try await outbound.write(.data(body))
+        switch try await inbound.next() {
+        case .data(let reply)?:
+            bytesReceived += reply.readableBytes
+            return reply
+        case .error(let code, let message)?:
+            throw PeerError.status(code: code, message: message)
+        case nil, .end?:
+            throw PeerError.closed
+        case .hello?:
+            throw PeerError.unexpected("hello")
+        }
+    }
+}
+
+/// The client side of a node's protocols: one TCP connection per call.
+public struct NodeClient: Sendable {
+    /// The peer's address.
+    public let host: String
+    public let port: Int
+    /// The largest frame accepted from the peer.
+    public let maximumFrameSize: Int
+    let group: any EventLoopGroup
+
+    /// Creates a client for the node at `host:port`.
+    public init(
+        host: String, port: Int, maximumFrameSize: Int = 4 << 20,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) {
+        self.host = host
+        self.port = port
+        self.maximumFrameSize = maximumFrameSize
+        self.group = group
+    }
+
+    /// Opens a stream for `streamProtocol`, runs `body` on it, then ends and closes it.
+    public func withStream<T>(_ streamProtocol: StreamProtocol, _ body: (inout NodeStream) async throws -> T)
+        async throws -> T
+    {
+        let maximumFrameSize = maximumFrameSize
+        let channel = try await ClientBootstrap(group: group)
+            .connectTimeout(.seconds(10))
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .connect(host: host, port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addFramingHandlers(maximumFrameSize: maximumFrameSize)
+                    return try NIOAsyncChannel<Frame, Frame>(wrappingChannelSynchronously: channel)
+                }
+            }
+        return try await channel.executeThenClose { inbound, outbound in
+            try await outbound.write(.hello(protocolId: streamProtocol.rawValue, version: StreamProtocol.version))
+            var stream = NodeStream(inbound: inbound.makeAsyncIterator(), outbound: outbound)
+            let result = try await body(&stream)
+            try? await outbound.write(.end)
+            return result
+        }
+    }
+
+    /// Runs a Store v3 query.
+    public func query(_ request: Waku_Store_V3_StoreQueryRequest) async throws -> Waku_Store_V3_StoreQueryResponse {
+        try await withStream(.storeQuery) { stream in
+            let reply = try await stream.request(ByteBuffer(bytes: try request.serializedBytes() as [UInt8]))
+            return try Waku_Store_V3_StoreQueryResponse(serializedBytes: Array(buffer: reply))
+        }
+    }
+
+    /// Hands messages to the node to store (the node must allow push).
+    public func push(_ messages: [WakuMessage]) async throws -> StoreCounts {
+        try await withStream(.push) { stream in
+            var total = StoreCounts()
+            for batch in Self.batches(messages, budget: maximumFrameSize - 4_096) {
+                var container = Waku_Store_V3_StoreQueryResponse()
+                container.messages = batch.map { $0.keyValue(hash: $0.hash) }
+                var reply = try await stream.request(ByteBuffer(bytes: try container.serializedBytes() as [UInt8]))
+                total = total + (try StoreCounts(decoding: &reply))
+            }
+            return total
+        }
+    }
+
+    /// Splits messages into batches whose encoding stays under `budget` bytes and 500 messages.
+    static func batches(_ messages: [WakuMessage], budget: Int) -> [[WakuMessage]] {
+        var batches = [[WakuMessage]]()
+        var current = [WakuMessage]()
+        var size = 0
+        for message in messages {
+            let estimate =
+                message.payload.count + message.pubsubTopic.utf8.count + message.contentTopic.utf8.count + 160
+            if !current.isEmpty && (size + estimate > budget || current.count >= 500) {
+                batches.append(current)
+                current = []
+                size = 0
+            }
+            current.append(message)
+            size += estimate
+        }
+        if !current.isEmpty { batches.append(current) }
+        return batches
+    }
+}

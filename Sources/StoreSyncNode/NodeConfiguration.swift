@@ -1,0 +1,36 @@
+import StoreSyncCore
+
+/// How a node listens and what it accepts.
+public struct NodeConfiguration: Sendable {
+    /// The address to listen on.
+    public var host: String
+    /// The port to listen on; 0 picks a free one.
+    public var port: Int
+    /// The largest frame accepted on any stream, checked before it is buffered.
+    public var maximumFrameSize: Int
+    /// The Negentropy frame size limit of reconcile streams (at most `maximumFrameSize` minus room
+    /// for framing).
+    public var negentropyFrameLimit: Int
+    /// The split policy of this node's reconciliations.
+    public var policy: SplitPolicy
+    /// Whether clients may push messages to be stored.
+    public var allowPush: Bool
+
+    /// Creates a configuration: loopback, any port, 4 MiB frames, 1 MiB Negentropy messages,
+    /// the adaptive policy, push off.
+    public init(
+        host: String = "127.0.0.1",
+        port: Int = 0,
+        maximumFrameSize: Int = 4 << 20,
+        negentropyFrameLimit: Int = 1 << 20,
+        policy: SplitPolicy = .adaptive,
+        allowPush: Bool = false
+    ) {
+        self.host = host
+        self.port = port
+        self.maximumFrameSize = maximumFrameSize
+        self.negentropyFrameLimit = negentropyFrameLimit
+        self.policy = policy
+        self.allowPush = allowPush
+    }
+}

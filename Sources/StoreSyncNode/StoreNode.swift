@@ -1,0 +1,199 @@
+import Logging
+import NIOCore
+import NIOPosix
+import StoreSyncCore
+import StoreSyncLMDB
+import StoreSyncProto
+
+/// A store node's server: one TCP port on which every connection is a stream that opens with a
+/// hello naming its protocol (reconcile, transfer, store query, push). A stream that breaks the
+/// protocol gets an error frame and is closed; the node keeps serving everyone else and nothing
+/// stored is touched by a failed request.
+public final class StoreNode: Sendable {
+    /// The archive this node serves.
+    public let store: MessageStore
+    /// What the node was started with.
+    public let configuration: NodeConfiguration
+    /// The port the node listens on.
+    public let port: Int
+    let logger: Logger
+    let counters = NodeCounters()
+    private let serverChannel: NIOAsyncChannel<NIOAsyncChannel<Frame, Frame>, Never>
+
+    private init(
+        store: MessageStore, configuration: NodeConfiguration, logger: Logger,
+        channel: NIOAsyncChannel<NIOAsyncChannel<Frame, Frame>, Never>
+    ) {
+        self.store = store
+        self.configuration = configuration
+        self.logger = logger
+        self.serverChannel = channel
+        self.port = channel.channel.localAddress?.port ?? configuration.port
+    }
+
+    /// Binds the listening socket. Call `serve()` to accept streams and `close()` to stop.
+    public static func bind(
+        store: MessageStore,
+        configuration: NodeConfiguration,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger = Logger(label: "storesync.node")
+    ) async throws -> StoreNode {
+        let maximumFrameSize = configuration.maximumFrameSize
+        let channel = try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .bind(host: configuration.host, port: configuration.port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addFramingHandlers(maximumFrameSize: maximumFrameSize)
+                    return try NIOAsyncChannel<Frame, Frame>(wrappingChannelSynchronously: channel)
+                }
+            }
+        return StoreNode(store: store, configuration: configuration, logger: logger, channel: channel)
+    }
+
+    /// What the node has served and refused so far.
+    public var counts: NodeCounts { counters.snapshot }
+
+    /// Accepts and serves streams until `close()`.
+    public func serve() async throws {
+        try await serverChannel.executeThenClose { inbound in
+            try await withThrowingDiscardingTaskGroup { group in
+                for try await connection in inbound {
+                    group.addTask { await self.handle(connection) }
+                }
+            }
+        }
+    }
+
+    /// Stops accepting streams; streams under way finish.
+    public func close() async {
+        try? await serverChannel.channel.close()
+    }
+
+    private func handle(_ connection: NIOAsyncChannel<Frame, Frame>) async {
+        let peer = connection.channel.remoteAddress?.description ?? "unknown peer"
+        do {
+            try await connection.executeThenClose { inbound, outbound in
+                var frames = inbound.makeAsyncIterator()
+                do {
+                    try await serveStream(&frames, outbound, peer: peer)
+                } catch {
+                    let (code, message) = Self.status(of: error)
+                    counters.update { $0.streamErrors += 1 }
+                    logger.info("stream from \(peer) closed with \(code): \(message)")
+                    try? await outbound.write(.error(code: code, message: message))
+                }
+            }
+        } catch {
+            logger.debug("connection from \(peer) ended: \(error)")
+        }
+    }
+
+    static func status(of error: any Error) -> (UInt16, String) {
+        switch error {
+        case let error as ProtocolError: (error.code, error.message)
+        case let error as FrameError:
+            if case .tooLarge = error {
+                (StatusCode.payloadTooLarge, error.description)
+            } else {
+                (StatusCode.badRequest, error.description)
+            }
+        case let error as WireError: (StatusCode.badRequest, "reconcile message: \(error)")
+        case let error as MessageError: (StatusCode.badRequest, error.description)
+        case let error as StoreError:
+            if case .mapFull = error {
+                (StatusCode.unavailable, error.description)
+            } else {
+                (StatusCode.internalError, "store: \(error)")
+            }
+        default: (StatusCode.internalError, "\(error)")
+        }
+    }
+
+    private func serveStream(
+        _ frames: inout NIOAsyncChannelInboundStream<Frame>.AsyncIterator,
+        _ outbound: NIOAsyncChannelOutboundWriter<Frame>,
+        peer: String
+    ) async throws {
+        guard case .hello(let id, let version)? = try await frames.next() else {
+            throw ProtocolError.bad("a stream must open with a hello frame")
+        }
+        guard let streamProtocol = StreamProtocol(rawValue: id) else {
+            throw ProtocolError(StatusCode.notFound, "unknown protocol \(id)")
+        }
+        guard version == StreamProtocol.version else {
+            throw ProtocolError(
+                StatusCode.upgradeRequired,
+                "\(streamProtocol) version \(version) is not supported; this node speaks \(StreamProtocol.version)")
+        }
+        switch streamProtocol {
+        case .reconcile:
+            try await serveReconcile(&frames, outbound)
+        case .transfer:
+            try await serveRequests(&frames, outbound) { try self.answerTransfer(&$0, peer: peer) }
+        case .storeQuery:
+            try await serveRequests(&frames, outbound) { try self.answerStoreQuery(&$0) }
+        case .push:
+            guard configuration.allowPush else {
+                throw ProtocolError(StatusCode.forbidden, "push is not enabled on this node")
+            }
+            try await serveRequests(&frames, outbound) { try self.answerPush(&$0, peer: peer) }
+        }
+    }
+
+    /// Answers each data frame with one data frame until the client ends the stream.
+    private func serveRequests(
+        _ frames: inout NIOAsyncChannelInboundStream<Frame>.AsyncIterator,
+        _ outbound: NIOAsyncChannelOutboundWriter<Frame>,
+        answer: (inout ByteBuffer) throws -> ByteBuffer
+    ) async throws {
+        while true {
+            switch try await frames.next() {
+            case .data(var request)?:
+                try await outbound.write(.data(try answer(&request)))
+            case .end?, nil:
+                return
+            default:
+                throw ProtocolError.bad("expected a data or end frame")
+            }
+        }
+    }
+
+    private func serveReconcile(
+        _ frames: inout NIOAsyncChannelInboundStream<Frame>.AsyncIterator,
+        _ outbound: NIOAsyncChannelOutboundWriter<Frame>
+    ) async throws {
+        guard case .data(var first)? = try await frames.next() else {
+            throw ProtocolError.bad("a reconcile stream starts with its scope, window and first message")
+        }
+        let open = try ReconcileOpen(decoding: &first)
+        counters.update { $0.reconcileSessions += 1 }
+        let reconciler = try Reconciler(
+            frameSizeLimit: configuration.negentropyFrameLimit, policy: configuration.policy,
+            limits: DecodingLimits(maximumRanges: 100_000, maximumIds: 1_000_000))
+        var message = open.message
+        while true {
+            let reply = try store.withSnapshot(pubsubTopic: open.pubsubTopic) { snapshot in
+                try reconciler.respond(to: message, storage: WindowedStorage(snapshot, window: open.window))
+            }
+            try await outbound.write(.data(ByteBuffer(bytes: reply)))
+            switch try await frames.next() {
+            case .data(let next)?:
+                message = Array(buffer: next)
+            case .end?, nil:
+                return
+            default:
+                throw ProtocolError.bad("expected a reconcile message or end")
+            }
+        }
+    }
+}
+
+extension ChannelPipeline.SynchronousOperations {
+    /// Adds the frame decoder and encoder every stream uses.
+    public func addFramingHandlers(maximumFrameSize: Int) throws {
+        try addHandler(ByteToMessageHandler(FrameDecoder(maximumFrameSize: maximumFrameSize)))
+        try addHandler(MessageToByteHandler(FrameEncoder()))
+    }
+}

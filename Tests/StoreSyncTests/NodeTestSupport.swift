@@ -1,0 +1,54 @@
+import Foundation
+import NIOPosix
+import StoreSyncCore
+import StoreSyncLMDB
+import StoreSyncNode
+
+/// A node on loopback with its own store in a temporary directory, serving until `stop()`.
+final class TestNode {
+    let directory: TemporaryDirectory
+    let store: MessageStore
+    let node: StoreNode
+    private let serving: Task<Void, any Error>
+
+    init(allowPush: Bool = false, maximumFrameSize: Int = 4 << 20) async throws {
+        directory = try TemporaryDirectory("node")
+        store = try MessageStore(StoreConfiguration(directory: directory.sub("store"), durability: .noSync))
+        node = try await StoreNode.bind(
+            store: store, configuration: NodeConfiguration(maximumFrameSize: maximumFrameSize, allowPush: allowPush))
+        let node = self.node
+        serving = Task { try await node.serve() }
+    }
+
+    var client: NodeClient { NodeClient(host: "127.0.0.1", port: node.port) }
+
+    func stop() async {
+        await node.close()
+        _ = await serving.result
+    }
+
+    /// Every message hash this node stores in a topic.
+    func hashes(_ topic: String) throws -> Set<MessageHash> {
+        try store.withSnapshot(pubsubTopic: topic) { snapshot in
+            var hashes = Set<MessageHash>()
+            try snapshot.forEachKey(in: 0..<snapshot.count()) { key in
+                hashes.insert(key.hash)
+                return true
+            }
+            return hashes
+        }
+    }
+}
+
+/// A generated message stream for node tests.
+func testMessages(count: Int, seed: UInt64, topic: String = "/waku/2/rs/0/0") throws -> [WakuMessage] {
+    var rng = SplitMix64(seed: seed)
+    return try (0..<count).map { index in
+        try WakuMessage(
+            pubsubTopic: topic,
+            contentTopic: "/test/1/c\(index % 3)/proto",
+            payload: (0..<Int(20 + rng.next() % 200)).map { _ in UInt8(truncatingIfNeeded: rng.next()) },
+            timestamp: 1_700_000_000_000_000_000 + Int64(index) * 1_000_000 + Int64(rng.next() % 1_000)
+        )
+    }
+}

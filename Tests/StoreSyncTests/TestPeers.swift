@@ -1,0 +1,101 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import StoreSyncCore
+import StoreSyncNode
+import StoreSyncProto
+
+/// A client that sends whatever bytes a test gives it and returns the first frame answered.
+struct RawPeer {
+    let port: Int
+
+    func exchange(frames: [Frame]) async throws -> Frame? {
+        var bytes = ByteBuffer()
+        for frame in frames { FrameEncoder().encode(data: frame, out: &bytes) }
+        return try await exchange(bytes: bytes)
+    }
+
+    func exchange(bytes: ByteBuffer) async throws -> Frame? {
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connect(host: "127.0.0.1", port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        ByteToMessageHandler(FrameDecoder(maximumFrameSize: 1 << 20)))
+                    return try NIOAsyncChannel<Frame, ByteBuffer>(wrappingChannelSynchronously: channel)
+                }
+            }
+        return try await channel.executeThenClose { inbound, outbound in
+            try await outbound.write(bytes)
+            var iterator = inbound.makeAsyncIterator()
+            return try await iterator.next()
+        }
+    }
+}
+
+/// A peer that reconciles honestly as holding `claiming`, then, asked for it, sends a message
+/// with the same claimed hash but other content.
+final class ForgingPeer: Sendable {
+    let port: Int
+    private let channel: NIOAsyncChannel<NIOAsyncChannel<Frame, Frame>, Never>
+    private let serving: Task<Void, any Error>
+
+    private init(
+        port: Int, channel: NIOAsyncChannel<NIOAsyncChannel<Frame, Frame>, Never>, serving: Task<Void, any Error>
+    ) {
+        self.port = port
+        self.channel = channel
+        self.serving = serving
+    }
+
+    static func start(claiming genuine: WakuMessage) async throws -> ForgingPeer {
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .bind(host: "127.0.0.1", port: 0) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addFramingHandlers(maximumFrameSize: 1 << 20)
+                    return try NIOAsyncChannel<Frame, Frame>(wrappingChannelSynchronously: channel)
+                }
+            }
+        let serving = Task {
+            try await channel.executeThenClose { inbound in
+                for try await connection in inbound {
+                    try? await Self.serve(connection, genuine: genuine)
+                }
+            }
+        }
+        return ForgingPeer(port: channel.channel.localAddress?.port ?? 0, channel: channel, serving: serving)
+    }
+
+    private static func serve(_ connection: NIOAsyncChannel<Frame, Frame>, genuine: WakuMessage) async throws {
+        try await connection.executeThenClose { inbound, outbound in
+            var frames = inbound.makeAsyncIterator()
+            guard case .hello(let id, _)? = try await frames.next() else { return }
+            let key = SyncKey(timestamp: UInt64(genuine.timestamp), hash: genuine.hash)
+            let responder = try Reconciler()
+            var first = true
+            while case .data(var body)? = try await frames.next() {
+                if id == StreamProtocol.reconcile.rawValue {
+                    let message: [UInt8]
+                    if first {
+                        message = try ReconcileOpen(decoding: &body).message
+                        first = false
+                    } else {
+                        message = Array(buffer: body)
+                    }
+                    let reply = try responder.respond(to: message, storage: SortedKeyStorage([key]))
+                    try await outbound.write(.data(ByteBuffer(bytes: reply)))
+                } else {
+                    var forged = genuine
+                    forged.payload = Array("not what was hashed".utf8)
+                    var response = Waku_Store_V3_StoreQueryResponse()
+                    response.messages = [forged.keyValue(hash: genuine.hash)]
+                    try await outbound.write(.data(ByteBuffer(bytes: try response.serializedBytes() as [UInt8])))
+                }
+            }
+        }
+    }
+
+    func stop() async {
+        try? await channel.channel.close()
+        _ = await serving.result
+    }
+}
