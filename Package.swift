@@ -58,6 +58,10 @@ let package = Package(
             name: "StoreSyncCLI",
             dependencies: [
                 "StoreSyncCore",
+                "StoreSyncLMDB",
+                "StoreSyncNode",
+                "StoreSyncProto",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -1,15 +1,20 @@
 import ArgumentParser
 import Foundation
+import Logging
 import StoreSyncCore
+import StoreSyncLMDB
+import StoreSyncNode
 
-/// `storesync demo`: three nodes, each fed a different overlapping share of one message stream,
-/// reconcile pairwise and fetch what they lack until their archives agree.
-struct Demo: ParsableCommand {
+/// `storesync demo`: three nodes on loopback, each with an LMDB store in a temporary directory and
+/// a different, overlapping share of one generated message stream, sync over TCP until their
+/// archives agree.
+struct Demo: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run three nodes on a generated message stream and sync them until identical.",
+        abstract: "Run three nodes on loopback on a generated message stream and sync them until identical.",
         discussion: """
-            Runs in one process with the nodes' archives in memory; every transferred message is \
-            checked against the key it was sent for. Exits 1 if the archives do not end identical.
+            Each node has its own LMDB store in a temporary directory (removed at the end) and listens \
+            on 127.0.0.1. Every transferred message is checked against the key it was sent for. Exits \
+            1 if the archives do not end identical.
             """
     )
 
@@ -28,6 +33,8 @@ struct Demo: ParsableCommand {
     @Option(help: "Seed of the generated stream.")
     var seed: UInt64 = 1
 
+    static let topic = "/waku/2/rs/0/0"
+
     func validate() throws {
         guard messages > 0 && messages <= 10_000_000 else {
             throw ValidationError("--messages must be between 1 and 10000000")
@@ -36,97 +43,99 @@ struct Demo: ParsableCommand {
         guard span > 0 else { throw ValidationError("--span must be positive") }
     }
 
-    func run() throws {
+    func run() async throws {
+        var logger = Logger(label: "storesync.demo")
+        logger.logLevel = .error
         let clock = ContinuousClock()
         let started = clock.now
-        let hasher = SHA256Hasher()
-        var nodes = ["node-a", "node-b", "node-c"].map(DemoArchive.init(name:))
-        var generator = DemoRandom(seed: seed)
-        let firstTimestamp: Int64 = 1_700_000_000_000_000_000
-        let step = Int64(span) * 1_000_000_000 / Int64(messages)
-        let progress = Progress(total: messages, label: "feeding nodes")
-        for index in 0..<messages {
-            let message = try WakuMessage(
-                pubsubTopic: "/waku/2/rs/0/0",
-                contentTopic: "/demo/1/topic-\(index % 7)/proto",
-                payload: (0..<64).map { _ in UInt8.random(in: 0...255, using: &generator) },
-                timestamp: firstTimestamp + Int64(index) * step + Int64.random(in: 0..<max(1, step), using: &generator)
-            )
-            var receivers = (0..<3).filter { _ in Double.random(in: 0..<1, using: &generator) >= divergence }
-            if receivers.isEmpty { receivers = [Int.random(in: 0..<3, using: &generator)] }
-            for receiver in receivers { try nodes[receiver].ingest(message, hasher: hasher) }
-            progress.update(index + 1)
-        }
-        for index in nodes.indices { nodes[index].seal() }
-        let before = nodes.map(\.messages.count)
-        print("stream: \(messages) messages over \(span) s; policy \(policy.rawValue)")
-        for node in nodes { print("  \(node.name): \(node.messages.count) messages before sync") }
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("storesync-demo-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
 
-        var totals = SyncTotals()
-        // A ring and then one more pair reach every node from every other.
-        for (a, b) in [(0, 1), (1, 2), (2, 0), (0, 1)] {
-            let result = try sync(&nodes, initiator: a, responder: b, hasher: hasher)
-            totals.add(result)
-            print(
-                "  sync \(nodes[a].name) ⇄ \(nodes[b].name): \(result.rounds) rounds, "
-                    + "\(result.bytesUp) B up, \(result.bytesDown) B down, "
-                    + "\(result.fetched) fetched, \(result.sent) sent")
+        var nodes: [(name: String, store: MessageStore, node: StoreNode)] = []
+        var serving: [Task<Void, any Error>] = []
+        for name in ["node-a", "node-b", "node-c"] {
+            let store = try MessageStore(
+                StoreConfiguration(directory: "\(root)/\(name)", durability: .noSync))
+            let node = try await StoreNode.bind(
+                store: store, configuration: NodeConfiguration(policy: policy), logger: logger)
+            nodes.append((name, store, node))
+            serving.append(Task { try await node.serve() })
+            print("\(name): listening on 127.0.0.1:\(node.port), data in \(root)/\(name)")
         }
+
+        try feed(nodes.map(\.store))
+        let before = try nodes.map { try $0.store.messageCount() }
+        print(
+            "stream: \(messages) messages over \(span) s, each node misses ~\(Int(divergence * 100))%; policy \(policy)"
+        )
+        for (node, count) in zip(nodes, before) { print("  \(node.name): \(count) messages before sync") }
+
+        var total = SyncReport()
+        // Around the ring: each sync leaves both sides with the union of what they held.
+        for (a, b) in [(0, 1), (1, 2), (2, 0)] {
+            let peer = NodeClient(host: "127.0.0.1", port: nodes[b].node.port)
+            let report = try await peer.sync(
+                store: nodes[a].store, pubsubTopic: Self.topic, policy: policy, logger: logger)
+            print(
+                "  sync \(nodes[a].name) → \(nodes[b].name): \(report.rounds) rounds, \(report.bytesUp) B up, "
+                    + "\(report.bytesDown) B down, \(report.fetched.stored) fetched, \(report.sent.stored) sent, "
+                    + "\(report.fetched.rejected) rejected")
+            total.rounds += report.rounds
+            total.bytesUp += report.bytesUp
+            total.bytesDown += report.bytesDown
+            total.fetched = total.fetched + report.fetched
+            total.sent = total.sent + report.sent
+        }
+
+        let fingerprints = try nodes.map { node in
+            try node.store.withSnapshot(pubsubTopic: Self.topic) { snapshot in
+                try snapshot.fingerprint(of: 0..<snapshot.count(), hasher: SHA256Hasher())
+            }
+        }
+        let counts = try nodes.map { try $0.store.messageCount() }
+        let identical = Set(fingerprints).count == 1 && Set(counts).count == 1
+        for node in nodes { await node.node.close() }
+        for task in serving { _ = await task.result }
 
         let elapsed = clock.now - started
-        let archives = nodes.map { Set($0.messages.keys) }
-        let identical = archives.allSatisfy { $0 == archives[0] }
-        print("result:")
-        for (node, count) in zip(nodes, before) {
-            print("  \(node.name): \(count) → \(node.messages.count) messages, \(node.rejected) rejected")
-        }
-        print("  rounds \(totals.rounds), bytes up \(totals.bytesUp), bytes down \(totals.bytesDown)")
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        print("  messages transferred \(totals.fetched + totals.sent), time \(String(format: "%.2f", seconds)) s")
+        print("result:")
+        for (index, node) in nodes.enumerated() {
+            print("  \(node.name): \(before[index]) → \(counts[index]) messages")
+        }
+        print("  rounds \(total.rounds), bytes up \(total.bytesUp), bytes down \(total.bytesDown)")
+        print(
+            "  messages transferred \(total.fetched.stored + total.sent.stored), rejected \(total.fetched.rejected + total.sent.rejected), time \(String(format: "%.2f", seconds)) s"
+        )
         print("  archives identical: \(identical ? "yes" : "NO")")
         if !identical { throw ExitCode(1) }
     }
 
-    struct SyncTotals {
-        var rounds = 0
-        var bytesUp = 0
-        var bytesDown = 0
-        var fetched = 0
-        var sent = 0
-
-        mutating func add(_ other: SyncTotals) {
-            rounds += other.rounds
-            bytesUp += other.bytesUp
-            bytesDown += other.bytesDown
-            fetched += other.fetched
-            sent += other.sent
+    /// Gives each node its share of the generated stream, in batches, with progress.
+    private func feed(_ stores: [MessageStore]) throws {
+        var generator = DemoRandom(seed: seed)
+        let firstTimestamp: Int64 = 1_700_000_000_000_000_000
+        let step = Int64(span) * 1_000_000_000 / Int64(messages)
+        let progress = Progress(total: messages, label: "feeding nodes")
+        var batches: [[WakuMessage]] = Array(repeating: [], count: stores.count)
+        for index in 0..<messages {
+            let message = try WakuMessage(
+                pubsubTopic: Self.topic,
+                contentTopic: "/demo/1/topic-\(index % 7)/proto",
+                payload: (0..<64).map { _ in UInt8.random(in: 0...255, using: &generator) },
+                timestamp: firstTimestamp + Int64(index) * step + Int64.random(in: 0..<max(1, step), using: &generator)
+            )
+            var receivers = (0..<stores.count).filter { _ in Double.random(in: 0..<1, using: &generator) >= divergence }
+            if receivers.isEmpty { receivers = [Int.random(in: 0..<stores.count, using: &generator)] }
+            for receiver in receivers { batches[receiver].append(message) }
+            if index % 5_000 == 4_999 || index == messages - 1 {
+                for (store, batch) in zip(stores, batches) where !batch.isEmpty { _ = try store.ingest(batch) }
+                batches = Array(repeating: [], count: stores.count)
+                progress.update(index + 1)
+            }
         }
-    }
-
-    /// Reconciles two nodes, then moves what each lacks, every message checked against its key.
-    private func sync(_ nodes: inout [DemoArchive], initiator a: Int, responder b: Int, hasher: SHA256Hasher) throws
-        -> SyncTotals
-    {
-        let session = InProcessSession(
-            initiator: try Reconciler(frameSizeLimit: 256 * 1024, policy: policy),
-            responder: try Reconciler(frameSizeLimit: 256 * 1024, policy: policy)
-        )
-        let outcome = try session.run(local: nodes[a].index, remote: nodes[b].index)
-        for hash in outcome.need {
-            if let message = nodes[b].messages[hash] { try nodes[a].accept(message, sentFor: hash, hasher: hasher) }
-        }
-        for hash in outcome.have {
-            if let message = nodes[a].messages[hash] { try nodes[b].accept(message, sentFor: hash, hasher: hasher) }
-        }
-        nodes[a].seal()
-        nodes[b].seal()
-        return SyncTotals(
-            rounds: outcome.rounds, bytesUp: outcome.bytesUp, bytesDown: outcome.bytesDown,
-            fetched: outcome.need.count, sent: outcome.have.count)
     }
 }
-
-extension SplitPolicy: ExpressibleByArgument {}
 
 /// Seeded generator for reproducible demo streams.
 struct DemoRandom: RandomNumberGenerator {

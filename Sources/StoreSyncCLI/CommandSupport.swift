@@ -1,0 +1,73 @@
+import ArgumentParser
+import Foundation
+import NIOCore
+import StoreSyncCore
+import StoreSyncLMDB
+import StoreSyncNode
+
+/// A `HOST:PORT` argument.
+struct Endpoint: ExpressibleByArgument, CustomStringConvertible {
+    let host: String
+    let port: Int
+
+    init?(argument: String) {
+        guard let colon = argument.lastIndex(of: ":"), let port = Int(argument[argument.index(after: colon)...]),
+            (0...65_535).contains(port), colon != argument.startIndex
+        else { return nil }
+        host = String(argument[..<colon])
+        self.port = port
+    }
+
+    var description: String { "\(host):\(port)" }
+    var client: NodeClient { NodeClient(host: host, port: port) }
+}
+
+/// A duration argument such as `90s`, `30m`, `1h` or `2d`.
+struct DurationArgument: ExpressibleByArgument {
+    let nanoseconds: UInt64
+
+    init?(argument: String) {
+        let units: [Character: UInt64] = ["s": 1, "m": 60, "h": 3_600, "d": 86_400]
+        guard let unit = argument.last.flatMap({ units[$0] }), let value = UInt64(argument.dropLast()) else {
+            return nil
+        }
+        nanoseconds = value * unit * 1_000_000_000
+    }
+}
+
+extension SplitPolicy: ExpressibleByArgument {}
+
+/// Turns failures into messages that name the problem and the fix.
+func explain(_ error: any Error, peer: Endpoint? = nil, dataDirectory: String? = nil) -> String {
+    switch error {
+    case let error as StoreError:
+        return "\(error)" + (dataDirectory.map { " (data directory \($0): check the path and its permissions)" } ?? "")
+    case let error as PeerError:
+        return "\(error)"
+    case let error as IOError:
+        return "cannot reach \(peer.map { "\($0)" } ?? "the peer"): \(error.description); is a node listening there?"
+    case let error as ChannelError:
+        return "connection to \(peer.map { "\($0)" } ?? "the peer") failed: \(error)"
+    default:
+        let text = "\(error)"
+        if text.contains("connect") || text.contains("refused") {
+            return "cannot reach \(peer.map { "\($0)" } ?? "the peer"): \(text); is a node listening there?"
+        }
+        return text
+    }
+}
+
+/// Nanoseconds since the Unix epoch now.
+func nowNanoseconds() -> UInt64 {
+    UInt64(Date().timeIntervalSince1970 * 1_000_000_000)
+}
+
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data("storesync: \(message)\n".utf8))
+}
+
+/// Writes a line to standard output at once (unbuffered), so that supervisors and tests reading
+/// a long-running node's output see each line as it happens.
+func say(_ text: String) {
+    FileHandle.standardOutput.write(Data((text + "\n").utf8))
+}

@@ -1,0 +1,146 @@
+import ArgumentParser
+import Foundation
+import StoreSyncCore
+import StoreSyncLMDB
+import StoreSyncNode
+import StoreSyncProto
+
+/// `storesync sync`: one sync of a local store with a peer.
+struct Sync: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Sync a local store with a peer once.")
+
+    @Option(help: "Directory of the local LMDB store.")
+    var dataDir: String
+
+    @Option(help: "The peer, HOST:PORT.")
+    var peer: Endpoint
+
+    @Option(help: "The pubsub topic to sync.")
+    var pubsubTopic = "/waku/2/rs/0/0"
+
+    @Option(help: "Only the last stretch of time, like 1h or 30m (default: everything).")
+    var window: DurationArgument?
+
+    @Option(help: "Split policy: reference or adaptive.")
+    var policy = SplitPolicy.adaptive
+
+    func run() async throws {
+        let store: MessageStore
+        do {
+            store = try MessageStore(StoreConfiguration(directory: dataDir))
+        } catch {
+            printError(explain(error, dataDirectory: dataDir))
+            throw ExitCode(1)
+        }
+        let now = nowNanoseconds()
+        let range = window.map { (now - min(now, $0.nanoseconds))..<UInt64.max } ?? 0..<UInt64.max
+        do {
+            let report = try await peer.client.sync(
+                store: store, pubsubTopic: pubsubTopic, window: range, policy: policy)
+            print(
+                "reconciled \(pubsubTopic) with \(peer) in \(report.rounds) rounds (\(report.bytesUp) B up, \(report.bytesDown) B down)"
+            )
+            print("  only here: \(report.have), only there: \(report.need)")
+            print(
+                "  fetched: stored \(report.fetched.stored), rejected \(report.fetched.rejected), missing \(report.missing)"
+            )
+            print(
+                "  sent: stored \(report.sent.stored), duplicates \(report.sent.duplicates), rejected \(report.sent.rejected)"
+            )
+        } catch {
+            printError(explain(error, peer: peer))
+            throw ExitCode(1)
+        }
+    }
+}
+
+/// `storesync query`: a Store v3 query against a running node.
+struct Query: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Query a node's store (Waku Store v3).")
+
+    @Option(help: "The node, HOST:PORT.")
+    var node: Endpoint
+
+    @Option(help: "Message hashes, hex, comma-separated.")
+    var hashes: String?
+
+    @Option(help: "Pubsub topic (with --content-topic).")
+    var pubsubTopic: String?
+
+    @Option(name: .customLong("content-topic"), help: "Content topic (repeatable, with --pubsub-topic).")
+    var contentTopics: [String] = []
+
+    @Option(help: "Start time, ns, inclusive.")
+    var start: Int64?
+
+    @Option(help: "End time, ns, exclusive.")
+    var end: Int64?
+
+    @Flag(help: "Include the messages, not just their hashes.")
+    var includeData = false
+
+    @Flag(help: "Page from the newest.")
+    var backward = false
+
+    @Option(help: "Page size (default 20, at most 100).")
+    var limit: UInt64?
+
+    @Flag(help: "Follow the cursor to the last page.")
+    var allPages = false
+
+    @Flag(help: "One JSON object per message.")
+    var json = false
+
+    func run() async throws {
+        var request = Waku_Store_V3_StoreQueryRequest()
+        request.requestID = UUID().uuidString
+        request.includeData = includeData
+        request.paginationForward = !backward
+        if let limit { request.paginationLimit = limit }
+        if let hashes {
+            for text in hashes.split(separator: ",") {
+                guard let hash = MessageHash(hex: text) else {
+                    printError("\(text) is not a message hash: give 64 hex digits")
+                    throw ExitCode(2)
+                }
+                request.messageHashes.append(Data(hash.bytes))
+            }
+        }
+        if let pubsubTopic { request.pubsubTopic = pubsubTopic }
+        request.contentTopics = contentTopics
+        if let start { request.timeStart = start }
+        if let end { request.timeEnd = end }
+        var total = 0
+        do {
+            while true {
+                let response = try await node.client.query(request)
+                guard response.statusCode == 200 else {
+                    printError("query refused: \(response.statusCode) \(response.statusDesc)")
+                    throw ExitCode(1)
+                }
+                for entry in response.messages { print(line(entry)) }
+                total += response.messages.count
+                guard allPages, response.hasPaginationCursor else { break }
+                request.paginationCursor = response.paginationCursor
+            }
+        } catch let exit as ExitCode {
+            throw exit
+        } catch {
+            printError(explain(error, peer: node))
+            throw ExitCode(1)
+        }
+        if !json { print("\(total) messages") }
+    }
+
+    private func line(_ entry: Waku_Store_V3_WakuMessageKeyValue) -> String {
+        let hash = Hex.encode(entry.messageHash)
+        guard entry.hasMessage else { return json ? "{\"message_hash\":\"\(hash)\"}" : hash }
+        let message = entry.message
+        if json {
+            return "{\"message_hash\":\"\(hash)\",\"pubsub_topic\":\"\(entry.pubsubTopic)\","
+                + "\"content_topic\":\"\(message.contentTopic)\",\"timestamp\":\(message.timestamp),"
+                + "\"payload\":\"\(message.payload.base64EncodedString())\"}"
+        }
+        return "\(hash) \(message.timestamp) \(entry.pubsubTopic) \(message.contentTopic) \(message.payload.count) B"
+    }
+}

@@ -1,0 +1,103 @@
+import Foundation
+import StoreSyncCore
+import Testing
+
+/// The `storesync` tool run as processes, end to end: import, node, query, sync, push, stop.
+@Suite("storesync command line, as processes")
+struct CommandLineTests {
+    static var executable: URL {
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("storesync")
+    }
+
+    /// Runs the tool to completion; returns its exit status and standard output.
+    static func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    static func jsonLines(_ messages: [WakuMessage]) -> String {
+        messages.map { message in
+            "{\"pubsub_topic\":\"\(message.pubsubTopic)\",\"content_topic\":\"\(message.contentTopic)\","
+                + "\"payload\":\"\(Data(message.payload).base64EncodedString())\",\"timestamp\":\(message.timestamp)}"
+        }.joined(separator: "\n")
+    }
+
+    @Test func importServeQuerySyncPushAndStop() throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.executable.path), "storesync is built")
+        let directory = try TemporaryDirectory("cli")
+        let messages = try testMessages(count: 60, seed: 21)
+        let file = directory.sub("messages.jsonl")
+        let text = Self.jsonLines(Array(messages.prefix(50))) + "\nnot json\n{\"pubsub_topic\":\"p\"}\n"
+        #expect(FileManager.default.createFile(atPath: file, contents: Data(text.utf8)))
+
+        let imported = try Self.run(["import", "--data-dir", directory.sub("a"), file])
+        #expect(imported.status == 0, "\(imported.output)")
+        #expect(imported.output.contains("stored 50, duplicates 0, rejected 2"), "\(imported.output)")
+        #expect(imported.output.contains("line 51:") && imported.output.contains("line 52: missing field"))
+
+        // A node on a free port; it prints the port it listens on.
+        let node = Process()
+        node.executableURL = Self.executable
+        node.arguments = ["node", "--data-dir", directory.sub("a"), "--listen", "127.0.0.1:0", "--allow-push"]
+        let nodeOutput = Pipe()
+        node.standardOutput = nodeOutput
+        try node.run()
+        // However the test ends, the node must not outlive it (it holds our output pipes).
+        defer {
+            if node.isRunning {
+                node.terminate()
+                node.waitUntilExit()
+            }
+        }
+        var seen = ""
+        while !seen.contains("\n") {
+            let chunk = nodeOutput.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            seen += String(decoding: chunk, as: UTF8.self)
+        }
+        let port = try #require(
+            seen.split(separator: "\n").first.flatMap { line in
+                line.split(separator: " ").first { $0.hasPrefix("127.0.0.1:") }
+                    .flatMap { Int($0.dropFirst(10).filter(\.isNumber)) }
+            }, "node said: \(seen)")
+        let endpoint = "127.0.0.1:\(port)"
+
+        let query = try Self.run([
+            "query", "--node", endpoint, "--pubsub-topic", "/waku/2/rs/0/0", "--content-topic", "/test/1/c0/proto",
+            "--include-data", "--all-pages", "--limit", "7", "--json",
+        ])
+        #expect(query.status == 0, "\(query.output)")
+        let expected = messages.prefix(50).filter { $0.contentTopic == "/test/1/c0/proto" }
+        #expect(query.output.split(separator: "\n").count == expected.count, "\(query.output)")
+
+        let synced = try Self.run(["sync", "--data-dir", directory.sub("b"), "--peer", endpoint])
+        #expect(synced.status == 0, "\(synced.output)")
+        #expect(synced.output.contains("fetched: stored 50, rejected 0"), "\(synced.output)")
+
+        let extra = directory.sub("extra.jsonl")
+        #expect(
+            FileManager.default.createFile(atPath: extra, contents: Data(Self.jsonLines(Array(messages[45...])).utf8)))
+        let pushed = try Self.run(["push", "--node", endpoint, extra])
+        #expect(pushed.output.contains("stored 10, duplicates 5, rejected 0"), "\(pushed.output)")
+
+        let unreachable = try Self.run(["query", "--node", "127.0.0.1:1", "--hashes", messages[0].hash.hex])
+        #expect(
+            unreachable.status != 0 && unreachable.output.contains("cannot reach 127.0.0.1:1"), "\(unreachable.output)")
+        let badFlag = try Self.run(["sync", "--data-dir", directory.sub("b"), "--peer", "nowhere"])
+        #expect(badFlag.status != 0)
+
+        node.terminate()  // SIGTERM
+        node.waitUntilExit()
+        let rest = String(decoding: nodeOutput.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(node.terminationStatus == 0)
+        #expect(rest.contains("stopped; store closed"), "\(rest)")
+    }
+}
