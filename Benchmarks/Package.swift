@@ -17,6 +17,15 @@ let package = Package(
             path: "Sources/SyncBench"
         ),
         .executableTarget(
+            name: "node-bench",
+            dependencies: [
+                .product(name: "StoreSyncCore", package: "StoreSync"),
+                .product(name: "StoreSyncLMDB", package: "StoreSync"),
+                .product(name: "StoreSyncNode", package: "StoreSync"),
+            ],
+            path: "Sources/NodeBench"
+        ),
+        .executableTarget(
             name: "store-bench",
             dependencies: [
                 .product(name: "StoreSyncCore", package: "StoreSync"),

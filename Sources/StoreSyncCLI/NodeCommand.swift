@@ -1,7 +1,7 @@
 import ArgumentParser
-import Dispatch
 import Foundation
 import Logging
+import ServiceLifecycle
 import StoreSyncCore
 import StoreSyncLMDB
 import StoreSyncNode
@@ -50,37 +50,40 @@ struct Node: AsyncParsableCommand {
             throw ExitCode(1)
         }
         say("listening on \(listen.host):\(node.port), data in \(dataDir)")
-        let serving = Task { try await node.serve() }
-
-        signal(SIGINT, SIG_IGN)
-        signal(SIGTERM, SIG_IGN)
-        let (stop, continuation) = AsyncStream.makeStream(of: Int32.self)
-        var sources: [any DispatchSourceSignal] = []
-        for number in [SIGINT, SIGTERM] {
-            let source = DispatchSource.makeSignalSource(signal: number)
-            source.setEventHandler { continuation.yield(number) }
-            source.resume()
-            sources.append(source)
-        }
-        defer { for source in sources { source.cancel() } }
-
-        for peer in peers {
-            for topic in pubsubTopics {
-                do {
-                    let report = try await peer.client.sync(store: store, pubsubTopic: topic, policy: policy)
-                    say("synced \(topic) with \(peer): \(report.fetched.stored) fetched, \(report.sent.stored) sent")
-                } catch {
-                    printError("sync with \(peer) failed: \(explain(error, peer: peer))")
+        let startupSync = Task {
+            for peer in peers {
+                for topic in pubsubTopics {
+                    do {
+                        let report = try await peer.client.sync(store: store, pubsubTopic: topic, policy: policy)
+                        say(
+                            "synced \(topic) with \(peer): \(report.fetched.stored) fetched, \(report.sent.stored) sent"
+                        )
+                    } catch {
+                        printError("sync with \(peer) failed: \(explain(error, peer: peer))")
+                    }
                 }
             }
         }
-
-        for await number in stop {
-            say("received signal \(number), stopping")
-            break
-        }
-        await node.close()
-        _ = await serving.result
+        // SIGTERM and SIGINT stop the node gracefully: no new streams, those under way finish.
+        let group = ServiceGroup(
+            services: [NodeService(node: node)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        try await group.run()
+        startupSync.cancel()
+        _ = await startupSync.result
         say("stopped; store closed")
+    }
+}
+
+/// The node as a service of a `ServiceGroup`: serves until graceful shutdown closes it.
+struct NodeService: Service {
+    let node: StoreNode
+
+    func run() async throws {
+        try await withGracefulShutdownHandler {
+            try await node.serve()
+        } onGracefulShutdown: {
+            let node = node
+            Task { await node.close() }
+        }
     }
 }
