@@ -91,8 +91,11 @@ extension NodeClient {
             // Fetch: only messages for keys the session reported are accepted.
             var pending = need
             let hasher = SHA256Hasher()
+            // Ask for about twice what the last reply could carry, so large messages do not make
+            // the same long hash list travel again for every frame of them.
+            var batchSize = TransferRequest.maximumFetch
             while !pending.isEmpty {
-                let batch = Array(pending.prefix(TransferRequest.maximumFetch))
+                let batch = Array(pending.prefix(batchSize))
                 var request = ByteBuffer()
                 TransferRequest.fetch(pubsubTopic: pubsubTopic, hashes: batch).encode(into: &request)
                 let reply = try await stream.request(request)
@@ -123,6 +126,7 @@ extension NodeClient {
                 } else {
                     // Ask again for what did not fit in the reply.
                     pending = Array(wanted) + rest
+                    batchSize = min(TransferRequest.maximumFetch, max(16, 2 * (batch.count - wanted.count)))
                 }
             }
             // Send: what only this side holds, in batches under the frame size.
