@@ -71,3 +71,13 @@ func printError(_ message: String) {
 func say(_ text: String) {
     FileHandle.standardOutput.write(Data((text + "\n").utf8))
 }
+
+/// Opens the store in `directory`, or explains why it cannot be opened and exits 1.
+func openStore(_ directory: String) throws -> MessageStore {
+    do {
+        return try MessageStore(StoreConfiguration(directory: directory))
+    } catch {
+        printError(explain(error, dataDirectory: directory))
+        throw ExitCode(1)
+    }
+}

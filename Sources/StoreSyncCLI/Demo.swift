@@ -113,7 +113,7 @@ struct Demo: AsyncParsableCommand {
 
     /// Gives each node its share of the generated stream, in batches, with progress.
     private func feed(_ stores: [MessageStore]) throws {
-        var generator = DemoRandom(seed: seed)
+        var generator = SplitMix64(seed: seed)
         let firstTimestamp: Int64 = 1_700_000_000_000_000_000
         let step = Int64(span) * 1_000_000_000 / Int64(messages)
         let progress = Progress(total: messages, label: "feeding nodes")
@@ -134,18 +134,5 @@ struct Demo: AsyncParsableCommand {
                 progress.update(index + 1)
             }
         }
-    }
-}
-
-/// Seeded generator for reproducible demo streams.
-struct DemoRandom: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

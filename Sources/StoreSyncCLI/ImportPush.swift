@@ -17,13 +17,7 @@ struct Import: ParsableCommand {
 
     func run() throws {
         let lines = try loadLines(file)
-        let store: MessageStore
-        do {
-            store = try MessageStore(StoreConfiguration(directory: dataDir))
-        } catch {
-            printError(explain(error, dataDirectory: dataDir))
-            throw ExitCode(1)
-        }
+        let store = try openStore(dataDir)
         var counts = StoreCounts(rejected: lines.rejected.count)
         var reasons = lines.rejected
         var index = 0

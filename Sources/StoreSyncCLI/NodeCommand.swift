@@ -31,13 +31,7 @@ struct Node: AsyncParsableCommand {
     func run() async throws {
         var logger = Logger(label: "storesync.node")
         logger.logLevel = .info
-        let store: MessageStore
-        do {
-            store = try MessageStore(StoreConfiguration(directory: dataDir))
-        } catch {
-            printError(explain(error, dataDirectory: dataDir))
-            throw ExitCode(1)
-        }
+        let store = try openStore(dataDir)
         let node: StoreNode
         do {
             node = try await StoreNode.bind(

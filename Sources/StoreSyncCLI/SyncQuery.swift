@@ -25,13 +25,7 @@ struct Sync: AsyncParsableCommand {
     var policy = SplitPolicy.adaptive
 
     func run() async throws {
-        let store: MessageStore
-        do {
-            store = try MessageStore(StoreConfiguration(directory: dataDir))
-        } catch {
-            printError(explain(error, dataDirectory: dataDir))
-            throw ExitCode(1)
-        }
+        let store = try openStore(dataDir)
         let now = nowNanoseconds()
         let range = window.map { (now - min(now, $0.nanoseconds))..<UInt64.max } ?? 0..<UInt64.max
         do {

@@ -29,18 +29,8 @@ while let flag = arguments.next() {
     }
 }
 
-struct Random: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func key(timestamp: UInt64) -> SyncKey {
-        SyncKey(timestamp: timestamp, hash: MessageHash(word0: next(), word1: next(), word2: next(), word3: next()))
-    }
+extension SplitMix64 {
+    mutating func key(timestamp: UInt64) -> SyncKey { SyncKey(timestamp: timestamp, hash: hash()) }
 }
 
 func seconds(_ duration: Duration) -> Double {
@@ -68,7 +58,7 @@ defer { try? FileManager.default.removeItem(atPath: directory) }
 let store = try MessageStore(
     StoreConfiguration(directory: directory, initialMapSize: 4 << 30, durability: .noSync, writeMap: writeMap))
 let clock = ContinuousClock()
-var rng = Random(state: 11)
+var rng = SplitMix64(seed: 11)
 var timestamp: UInt64 = 1_700_000_000_000_000_000
 
 // 1. Batch ingest up to n keys.

@@ -7,7 +7,7 @@ struct Workload {
     let remote: [SyncKey]
 
     init(n: Int, d: Int, seed: UInt64) {
-        var rng = BenchRandom(seed: seed)
+        var rng = SplitMix64(seed: seed)
         let localOnly = d / 2
         let remoteOnly = d - localOnly
         let common = max(0, n - max(localOnly, remoteOnly))
@@ -27,20 +27,5 @@ struct Workload {
         for index in order.dropFirst(localOnly).prefix(remoteOnly) { side[index] = 2 }
         local = zip(keys, side).filter { $0.1 != 2 }.map(\.0)
         remote = zip(keys, side).filter { $0.1 != 1 }.map(\.0)
-    }
-}
-
-struct BenchRandom: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func hash() -> MessageHash {
-        MessageHash(word0: next(), word1: next(), word2: next(), word3: next())
     }
 }

@@ -1,0 +1,22 @@
+/// A small, fast, seeded random number generator (SplitMix64): the same seed gives the same
+/// sequence on every machine, so demos, benchmarks and randomized tests can be replayed.
+/// Not for anything that needs unpredictability.
+public struct SplitMix64: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+
+    /// Creates a generator; equal seeds give equal sequences.
+    public init(seed: UInt64) { state = seed }
+
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// A random 32-byte id.
+    public mutating func hash() -> MessageHash {
+        MessageHash(word0: next(), word1: next(), word2: next(), word3: next())
+    }
+}
