@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "StoreSyncNode", targets: ["StoreSyncNode"]),
         .executable(name: "negentropy-harness", targets: ["NegentropyHarness"]),
         .executable(name: "reconcile-fuzz", targets: ["ReconcileFuzz"]),
+        .executable(name: "node-decoders-fuzz", targets: ["NodeDecodersFuzz"]),
         .executable(name: "storesync", targets: ["StoreSyncCLI"]),
         .executable(name: "store-torture", targets: ["StoreTorture"]),
     ],
@@ -75,6 +76,12 @@ let package = Package(
             name: "ReconcileFuzz",
             dependencies: ["StoreSyncCore"],
             path: "Fuzz/ReconcileFuzz",
+            exclude: ["corpus"]
+        ),
+        .executableTarget(
+            name: "NodeDecodersFuzz",
+            dependencies: ["StoreSyncCore", "StoreSyncLMDB", "StoreSyncNode", "StoreSyncProto"],
+            path: "Fuzz/NodeDecodersFuzz",
             exclude: ["corpus"]
         ),
         .executableTarget(

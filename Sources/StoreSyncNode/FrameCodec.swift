@@ -34,8 +34,8 @@ public struct FrameDecoder: ByteToMessageDecoder {
         return .needMoreData
     }
 
-    /// Parses the kind byte and body of one frame.
-    static func parse(_ body: inout ByteBuffer) throws -> Frame {
+    /// Parses the kind byte and body of one frame (the bytes after the length prefix).
+    public static func parse(_ body: inout ByteBuffer) throws -> Frame {
         guard let kind = body.readInteger(as: UInt8.self) else { throw FrameError.empty }
         switch kind {
         case Frame.helloKind:

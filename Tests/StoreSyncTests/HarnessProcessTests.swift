@@ -108,10 +108,11 @@ struct HarnessProcessTests {
 
 @Suite("Fuzz corpus replay")
 struct FuzzCorpusReplayTests {
-    @Test func committedCorpusReplaysWithoutAViolation() throws {
+    @Test(arguments: [("reconcile-fuzz", "ReconcileFuzz"), ("node-decoders-fuzz", "NodeDecodersFuzz")])
+    func committedCorpusReplaysWithoutAViolation(executableName: String, directoryName: String) throws {
         let directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        let executable = directory.appendingPathComponent("reconcile-fuzz")
-        let corpus = ReadmeExampleTests.root.appendingPathComponent("Fuzz/ReconcileFuzz/corpus")
+        let executable = directory.appendingPathComponent(executableName)
+        let corpus = ReadmeExampleTests.root.appendingPathComponent("Fuzz/\(directoryName)/corpus")
         let files = try FileManager.default.contentsOfDirectory(atPath: corpus.path)
         try #require(files.count >= 10, "the seed corpus is committed")
         let process = Process()
