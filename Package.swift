@@ -72,15 +72,19 @@ let package = Package(
             name: "NegentropyHarness",
             dependencies: ["StoreSyncCore"]
         ),
+        .target(
+            name: "FuzzSupport",
+            path: "Fuzz/FuzzSupport"
+        ),
         .executableTarget(
             name: "ReconcileFuzz",
-            dependencies: ["StoreSyncCore"],
+            dependencies: ["StoreSyncCore", "FuzzSupport"],
             path: "Fuzz/ReconcileFuzz",
             exclude: ["corpus"]
         ),
         .executableTarget(
             name: "NodeDecodersFuzz",
-            dependencies: ["StoreSyncCore", "StoreSyncLMDB", "StoreSyncNode", "StoreSyncProto"],
+            dependencies: ["StoreSyncCore", "StoreSyncLMDB", "StoreSyncNode", "StoreSyncProto", "FuzzSupport"],
             path: "Fuzz/NodeDecodersFuzz",
             exclude: ["corpus"]
         ),

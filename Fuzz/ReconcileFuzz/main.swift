@@ -1,11 +1,10 @@
 import Foundation
+import FuzzSupport
 import StoreSyncCore
 
 // libFuzzer target: arbitrary bytes as a Negentropy message, fed to a responder over a fixed key
 // set and to an initiator in the middle of a session. Beyond "no crash" it checks that a decoded
 // message re-encodes canonically and that the initiator never reports an id as both have and need.
-// Built with -DFUZZING it runs libFuzzer's driver; otherwise it replays the files named on the
-// command line (how CI and tests run the corpus without the fuzzer runtime).
 
 let fixedKeys: [SyncKey] = (0..<300).map { index in
     var seed = UInt64(index) &* 0x9E37_79B9_7F4A_7C15
@@ -21,25 +20,18 @@ let fixedKeys: [SyncKey] = (0..<300).map { index in
 let responderStorage = SortedKeyStorage(fixedKeys)
 let initiatorStorage = SortedKeyStorage(fixedKeys.enumerated().filter { $0.offset % 7 != 0 }.map(\.element))
 
-func check(_ condition: Bool, _ message: String) {
-    if !condition {
-        FileHandle.standardError.write(Data("property violated: \(message)\n".utf8))
-        abort()
-    }
-}
-
 func fuzzOne(_ bytes: [UInt8]) {
     if case .message(let message)? = try? NegentropyMessage.decode(bytes) {
         let encoded = message.encoded()
         let again = try? NegentropyMessage.decode(encoded)
-        check(again == .message(message), "re-encoded message decodes to the same ranges")
-        check(message.encoded() == encoded, "encoding is deterministic")
+        fuzzCheck(again == .message(message), "re-encoded message decodes to the same ranges")
+        fuzzCheck(message.encoded() == encoded, "encoding is deterministic")
     }
     for policy in SplitPolicy.allCases {
         if let responder = try? Reconciler(frameSizeLimit: bytes.count % 2 == 0 ? 0 : 4096, policy: policy) {
             if let reply = try? responder.respond(to: bytes, storage: responderStorage) {
-                check(reply.first == NegentropyMessage.protocolVersion, "reply starts with the version byte")
-                check((try? NegentropyMessage.decode(reply)) != nil, "reply decodes")
+                fuzzCheck(reply.first == NegentropyMessage.protocolVersion, "reply starts with the version byte")
+                fuzzCheck((try? NegentropyMessage.decode(reply)) != nil, "reply decodes")
             }
         }
         // An initiator one genuine round into a session with the fixed responder set.
@@ -50,7 +42,7 @@ func fuzzOne(_ bytes: [UInt8]) {
             (try? initiator.reconcile(reply, storage: initiatorStorage)) != nil,
             let step = try? initiator.reconcile(bytes, storage: initiatorStorage)
         {
-            check(Set(step.have).isDisjoint(with: step.need), "no id is both have and need")
+            fuzzCheck(Set(step.have).isDisjoint(with: step.need), "no id is both have and need")
         }
     }
 }
@@ -65,34 +57,4 @@ func fuzzerTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     return 0
 }
 
-#if FUZZING
-    @_silgen_name("LLVMFuzzerRunDriver")
-    func llvmFuzzerRunDriver(
-        _ argc: UnsafeMutablePointer<Int32>,
-        _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
-        _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32
-    ) -> Int32
-
-    var argc = CommandLine.argc
-    var argv = CommandLine.unsafeArgv
-    exit(llvmFuzzerRunDriver(&argc, &argv, fuzzerTestOneInput))
-#else
-    var replayed = 0
-    for path in CommandLine.arguments.dropFirst() {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            FileHandle.standardError.write(Data("no such file: \(path)\n".utf8))
-            exit(2)
-        }
-        let files =
-            isDirectory.boolValue
-            ? ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted().map { path + "/" + $0 }
-            : [path]
-        for file in files {
-            guard let data = FileManager.default.contents(atPath: file) else { continue }
-            fuzzOne(Array(data))
-            replayed += 1
-        }
-    }
-    print("replayed \(replayed) inputs without a failure")
-#endif
+runFuzzTarget(callback: fuzzerTestOneInput, fuzzOne: fuzzOne)

@@ -78,28 +78,9 @@ struct LMDBTransaction {
         from start: [UInt8],
         _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool
     ) throws {
-        var cursor: OpaquePointer?
-        try StoreError.check(mdb_cursor_open(pointer, dbi, &cursor), "cursor open")
-        defer { mdb_cursor_close(cursor) }
-        var keyValue = MDB_val()
-        var data = MDB_val()
-        var code: Int32 = start.withUnsafeBytes { raw in
-            keyValue = MDB_val(mv_size: raw.count, mv_data: UnsafeMutableRawPointer(mutating: raw.baseAddress))
-            return start.isEmpty
-                ? mdb_cursor_get(cursor, &keyValue, &data, MDB_FIRST)
-                : mdb_cursor_get(cursor, &keyValue, &data, MDB_SET_RANGE)
-        }
-        while code == 0 {
-            let key = UnsafeRawBufferPointer(start: keyValue.mv_data, count: keyValue.mv_size)
-            let value = UnsafeRawBufferPointer(start: data.mv_data, count: data.mv_size)
-            guard try body(key, value) else { return }
-            code = mdb_cursor_get(cursor, &keyValue, &data, MDB_NEXT)
-        }
-        if code != MDB_NOTFOUND { try StoreError.check(code, "cursor next") }
+        try walk(dbi, key: start, forward: true, body)
     }
-}
 
-extension LMDBTransaction {
     /// Visits records with keys below `end` (exclusive) in descending key order until `body`
     /// returns false.
     func scanBackward(
@@ -107,28 +88,43 @@ extension LMDBTransaction {
         before end: [UInt8],
         _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool
     ) throws {
+        try walk(dbi, key: end, forward: false, body)
+    }
+
+    /// One cursor walk: forward from the first key >= `key` (or the first key, for an empty one),
+    /// or backward from the last key below it.
+    private func walk(
+        _ dbi: MDB_dbi,
+        key: [UInt8],
+        forward: Bool,
+        _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool
+    ) throws {
         var cursor: OpaquePointer?
         try StoreError.check(mdb_cursor_open(pointer, dbi, &cursor), "cursor open")
         defer { mdb_cursor_close(cursor) }
         var keyValue = MDB_val()
         var data = MDB_val()
-        // Position at the first key >= end, then step back once; past the last key, start there.
-        var code: Int32 = end.withUnsafeBytes { raw in
+        var code: Int32 = key.withUnsafeBytes { raw in
             keyValue = MDB_val(mv_size: raw.count, mv_data: UnsafeMutableRawPointer(mutating: raw.baseAddress))
-            return mdb_cursor_get(cursor, &keyValue, &data, MDB_SET_RANGE)
+            return forward && key.isEmpty
+                ? mdb_cursor_get(cursor, &keyValue, &data, MDB_FIRST)
+                : mdb_cursor_get(cursor, &keyValue, &data, MDB_SET_RANGE)
         }
-        if code == MDB_NOTFOUND {
-            code = mdb_cursor_get(cursor, &keyValue, &data, MDB_LAST)
-        } else if code == 0 {
-            code = mdb_cursor_get(cursor, &keyValue, &data, MDB_PREV)
+        if !forward {
+            // From the first key >= `key`, one step back; past the last key, the last one.
+            code =
+                code == MDB_NOTFOUND
+                ? mdb_cursor_get(cursor, &keyValue, &data, MDB_LAST)
+                : code == 0 ? mdb_cursor_get(cursor, &keyValue, &data, MDB_PREV) : code
         }
+        let step = forward ? MDB_NEXT : MDB_PREV
         while code == 0 {
             let key = UnsafeRawBufferPointer(start: keyValue.mv_data, count: keyValue.mv_size)
             let value = UnsafeRawBufferPointer(start: data.mv_data, count: data.mv_size)
             guard try body(key, value) else { return }
-            code = mdb_cursor_get(cursor, &keyValue, &data, MDB_PREV)
+            code = mdb_cursor_get(cursor, &keyValue, &data, step)
         }
-        if code != MDB_NOTFOUND { try StoreError.check(code, "cursor prev") }
+        if code != MDB_NOTFOUND { try StoreError.check(code, "cursor step") }
     }
 }
 
