@@ -28,6 +28,21 @@ struct Node: AsyncParsableCommand {
     @Option(help: "Split policy: reference or adaptive.")
     var policy = SplitPolicy.adaptive
 
+    @Option(
+        name: .customLong("rate-limit"),
+        help: """
+            Per-peer request rate, repeatable: store:10/1s, reconcile:5/1m, transfer:60/1m, push:20/1s;             N/<time> alone for every protocol not named; none to turn limits off.             Default: store 20/1s, push 20/1s, reconcile 30/1m, transfer 60/1m (the node as a whole 20x).
+            """)
+    var rateLimits: [String] = []
+
+    func validate() throws {
+        do {
+            _ = try RateLimitPolicy.parse(rateLimits)
+        } catch {
+            throw ValidationError(error.message)
+        }
+    }
+
     func run() async throws {
         var logger = Logger(label: "storesync.node")
         logger.logLevel = .info
@@ -37,7 +52,8 @@ struct Node: AsyncParsableCommand {
             node = try await StoreNode.bind(
                 store: store,
                 configuration: NodeConfiguration(
-                    host: listen.host, port: listen.port, policy: policy, allowPush: allowPush),
+                    host: listen.host, port: listen.port, policy: policy, allowPush: allowPush,
+                    rateLimits: try RateLimitPolicy.parse(rateLimits)),
                 logger: logger)
         } catch {
             printError("cannot listen on \(listen): \(error); is the port free and the address local?")

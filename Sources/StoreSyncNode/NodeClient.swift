@@ -59,16 +59,19 @@ public struct NodeClient: Sendable {
     public let port: Int
     /// The largest frame accepted from the peer.
     public let maximumFrameSize: Int
+    /// The local address to connect from (any, when nil).
+    public let localAddress: String?
     let group: any EventLoopGroup
 
     /// Creates a client for the node at `host:port`.
     public init(
-        host: String, port: Int, maximumFrameSize: Int = 4 << 20,
+        host: String, port: Int, maximumFrameSize: Int = 4 << 20, localAddress: String? = nil,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) {
         self.host = host
         self.port = port
         self.maximumFrameSize = maximumFrameSize
+        self.localAddress = localAddress
         self.group = group
     }
 
@@ -77,7 +80,10 @@ public struct NodeClient: Sendable {
         async throws -> T
     {
         let maximumFrameSize = maximumFrameSize
-        let channel = try await ClientBootstrap(group: group)
+        var bootstrap = ClientBootstrap(group: group)
+        if let localAddress { bootstrap = bootstrap.bind(to: try SocketAddress(ipAddress: localAddress, port: 0)) }
+        let channel =
+            try await bootstrap
             .connectTimeout(.seconds(10))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .connect(host: host, port: port) { channel in

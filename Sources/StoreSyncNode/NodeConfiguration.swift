@@ -15,16 +15,19 @@ public struct NodeConfiguration: Sendable {
     public var policy: SplitPolicy
     /// Whether clients may push messages to be stored.
     public var allowPush: Bool
+    /// Request rates per peer and for the whole node, per protocol.
+    public var rateLimits: RateLimitPolicy
 
     /// Creates a configuration: loopback, any port, 4 MiB frames, 1 MiB Negentropy messages,
-    /// the adaptive policy, push off.
+    /// the adaptive policy, push off, the default rate limits.
     public init(
         host: String = "127.0.0.1",
         port: Int = 0,
         maximumFrameSize: Int = 4 << 20,
         negentropyFrameLimit: Int = 1 << 20,
         policy: SplitPolicy = .adaptive,
-        allowPush: Bool = false
+        allowPush: Bool = false,
+        rateLimits: RateLimitPolicy = .defaults
     ) {
         self.host = host
         self.port = port
@@ -32,5 +35,6 @@ public struct NodeConfiguration: Sendable {
         self.negentropyFrameLimit = negentropyFrameLimit
         self.policy = policy
         self.allowPush = allowPush
+        self.rateLimits = rateLimits
     }
 }

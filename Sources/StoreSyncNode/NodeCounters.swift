@@ -12,6 +12,8 @@ public struct NodeCounts: Sendable, Equatable {
     public var messagesRejected = 0
     /// Streams closed with an error frame.
     public var streamErrors = 0
+    /// Requests refused by a rate limit (429).
+    public var requestsLimited = 0
 }
 
 /// Thread-safe holder of a node's counts.

@@ -18,6 +18,8 @@ public final class StoreNode: Sendable {
     public let port: Int
     let logger: Logger
     let counters = NodeCounters()
+    let limiter: RateLimiter
+    private let origin = ContinuousClock.now
     private let serverChannel: NIOAsyncChannel<NIOAsyncChannel<Frame, Frame>, Never>
 
     private init(
@@ -27,6 +29,7 @@ public final class StoreNode: Sendable {
         self.store = store
         self.configuration = configuration
         self.logger = logger
+        self.limiter = RateLimiter(policy: configuration.rateLimits)
         self.serverChannel = channel
         self.port = channel.channel.localAddress?.port ?? configuration.port
     }
@@ -71,13 +74,28 @@ public final class StoreNode: Sendable {
         try? await serverChannel.channel.close()
     }
 
+    /// Seconds since the node started, for the rate limiter.
+    private var now: Double {
+        let elapsed = ContinuousClock.now - origin
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    }
+
+    /// Takes a token for one request, or throws the 429 that answers it.
+    private func admit(_ streamProtocol: StreamProtocol, address: String) throws {
+        if case .limited(let milliseconds) = limiter.admit(streamProtocol, peer: address, now: now) {
+            counters.update { $0.requestsLimited += 1 }
+            throw ProtocolError(StatusCode.tooManyRequests, "rate limited, retry after \(milliseconds) ms")
+        }
+    }
+
     private func handle(_ connection: NIOAsyncChannel<Frame, Frame>) async {
         let peer = connection.channel.remoteAddress?.description ?? "unknown peer"
+        let address = connection.channel.remoteAddress?.ipAddress ?? "unknown"
         do {
             try await connection.executeThenClose { inbound, outbound in
                 var frames = inbound.makeAsyncIterator()
                 do {
-                    try await serveStream(&frames, outbound, peer: peer)
+                    try await serveStream(&frames, outbound, peer: peer, address: address)
                 } catch {
                     let (code, message) = Self.status(of: error)
                     counters.update { $0.streamErrors += 1 }
@@ -114,7 +132,8 @@ public final class StoreNode: Sendable {
     private func serveStream(
         _ frames: inout NIOAsyncChannelInboundStream<Frame>.AsyncIterator,
         _ outbound: NIOAsyncChannelOutboundWriter<Frame>,
-        peer: String
+        peer: String,
+        address: String
     ) async throws {
         guard case .hello(let id, let version)? = try await frames.next() else {
             throw ProtocolError.bad("a stream must open with a hello frame")
@@ -129,16 +148,29 @@ public final class StoreNode: Sendable {
         }
         switch streamProtocol {
         case .reconcile:
+            try admit(.reconcile, address: address)
             try await serveReconcile(&frames, outbound)
         case .transfer:
+            try admit(.transfer, address: address)
             try await serveRequests(&frames, outbound) { try self.answerTransfer(&$0, peer: peer) }
         case .storeQuery:
-            try await serveRequests(&frames, outbound) { try self.answerStoreQuery(&$0) }
+            try await serveRequests(&frames, outbound) { request in
+                do {
+                    try self.admit(.storeQuery, address: address)
+                } catch let limited as ProtocolError {
+                    // Answered without decoding the request: a Store v3 response with status 429.
+                    return try StoreQuery.limited(limited.message)
+                }
+                return try self.answerStoreQuery(&request)
+            }
         case .push:
             guard configuration.allowPush else {
                 throw ProtocolError(StatusCode.forbidden, "push is not enabled on this node")
             }
-            try await serveRequests(&frames, outbound) { try self.answerPush(&$0, peer: peer) }
+            try await serveRequests(&frames, outbound) { request in
+                try self.admit(.push, address: address)
+                return try self.answerPush(&request, peer: peer)
+            }
         }
     }
 

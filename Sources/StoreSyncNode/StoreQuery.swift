@@ -1,3 +1,4 @@
+import NIOCore
 import StoreSyncCore
 import StoreSyncLMDB
 import StoreSyncProto
@@ -14,6 +15,14 @@ public enum StoreQuery {
     public static let maximumHashes = 100
     /// The most content topics one request may name.
     public static let maximumContentTopics = 10
+
+    /// The 429 response to a request refused by a rate limit, made without decoding it.
+    static func limited(_ description: String) throws -> ByteBuffer {
+        var response = Waku_Store_V3_StoreQueryResponse()
+        response.statusCode = UInt32(StatusCode.tooManyRequests)
+        response.statusDesc = "TOO_MANY_REQUESTS: \(description)"
+        return ByteBuffer(bytes: try response.serializedBytes() as [UInt8])
+    }
 
     /// Answers a request: 200 with a page of messages (always in forward order) and a cursor when
     /// more remain, 400 with a description for a malformed request, 503 if the store fails.

@@ -11,11 +11,15 @@ final class TestNode {
     let node: StoreNode
     private let serving: Task<Void, any Error>
 
-    init(allowPush: Bool = false, maximumFrameSize: Int = 4 << 20) async throws {
+    init(
+        allowPush: Bool = false, maximumFrameSize: Int = 4 << 20, rateLimits: RateLimitPolicy = .none
+    ) async throws {
         directory = try TemporaryDirectory("node")
         store = try MessageStore(StoreConfiguration(directory: directory.sub("store"), durability: .noSync))
         node = try await StoreNode.bind(
-            store: store, configuration: NodeConfiguration(maximumFrameSize: maximumFrameSize, allowPush: allowPush))
+            store: store,
+            configuration: NodeConfiguration(
+                maximumFrameSize: maximumFrameSize, allowPush: allowPush, rateLimits: rateLimits))
         let node = self.node
         serving = Task { try await node.serve() }
     }

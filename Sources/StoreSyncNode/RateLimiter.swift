@@ -1,0 +1,82 @@
+import Synchronization
+
+/// Token buckets per (protocol, peer address) and per protocol for the whole node. Idle
+/// per-peer buckets are forgotten, so the table stays bounded however many addresses come by.
+public final class RateLimiter: Sendable {
+    /// The outcome of asking to serve one request.
+    public enum Decision: Equatable, Sendable {
+        case allowed
+        /// Refused; a token will be back after this many milliseconds.
+        case limited(retryAfterMilliseconds: Int)
+    }
+
+    private struct Bucket {
+        var tokens: Double
+        var updated: Double
+    }
+
+    private struct Key: Hashable {
+        let streamProtocol: StreamProtocol
+        let peer: String
+    }
+
+    private struct State {
+        var peers: [Key: Bucket] = [:]
+        var global: [StreamProtocol: Bucket] = [:]
+    }
+
+    /// The rates applied.
+    public let policy: RateLimitPolicy
+    /// Per-peer buckets kept at most; beyond it, full (idle) buckets are dropped first.
+    public let maximumPeers: Int
+    private let state = Mutex(State())
+
+    public init(policy: RateLimitPolicy, maximumPeers: Int = 10_000) {
+        self.policy = policy
+        self.maximumPeers = maximumPeers
+    }
+
+    /// Takes a token for one request of `peer` on `streamProtocol` at time `now` (seconds, any
+    /// monotonic origin), from the peer's bucket and the node's.
+    public func admit(_ streamProtocol: StreamProtocol, peer: String, now: Double) -> Decision {
+        guard let limit = policy.limit(for: streamProtocol) else { return .allowed }
+        let rate = Double(limit.count) / limit.periodSeconds
+        let globalLimit = Double(limit.count * policy.globalMultiple)
+        return state.withLock { state in
+            let key = Key(streamProtocol: streamProtocol, peer: peer)
+            var bucket = state.peers[key] ?? Bucket(tokens: Double(limit.count), updated: now)
+            bucket.tokens = min(Double(limit.count), bucket.tokens + (now - bucket.updated) * rate)
+            bucket.updated = now
+            var global = state.global[streamProtocol] ?? Bucket(tokens: globalLimit, updated: now)
+            global.tokens = min(
+                globalLimit, global.tokens + (now - global.updated) * rate * Double(policy.globalMultiple))
+            global.updated = now
+            defer {
+                state.peers[key] = bucket
+                state.global[streamProtocol] = global
+                if state.peers.count > maximumPeers {
+                    Self.forgetIdle(&state.peers, now: now, limit: limit, maximum: maximumPeers)
+                }
+            }
+            guard bucket.tokens >= 1, global.tokens >= 1 else {
+                let missing = 1 - min(bucket.tokens, global.tokens / Double(policy.globalMultiple))
+                return .limited(retryAfterMilliseconds: max(1, Int((missing / rate * 1_000).rounded(.up))))
+            }
+            bucket.tokens -= 1
+            global.tokens -= 1
+            return .allowed
+        }
+    }
+
+    /// Drops buckets that have refilled completely (their peer has been idle a full period),
+    /// then, if still too many, the least recently used half.
+    private static func forgetIdle(_ peers: inout [Key: Bucket], now: Double, limit: RateLimit, maximum: Int) {
+        peers = peers.filter { now - $0.value.updated < limit.periodSeconds }
+        guard peers.count > maximum else { return }
+        let cutoff = peers.values.map(\.updated).sorted()[peers.count / 2]
+        peers = peers.filter { $0.value.updated >= cutoff }
+    }
+
+    /// Per-peer buckets held now.
+    public var trackedPeers: Int { state.withLock { $0.peers.count } }
+}

@@ -1,0 +1,86 @@
+import Foundation
+import NIOCore
+import StoreSyncCore
+import StoreSyncNode
+import StoreSyncProto
+import Testing
+
+@Suite("Protection: rate limits")
+struct ProtectionTests {
+    @Test func rateLimitSettingsParseLikeTheReferenceFlag() throws {
+        let policy = try RateLimitPolicy.parse(["store:10/1s", "reconcile:5/1m", "30/500ms"])
+        #expect(policy.limit(for: .storeQuery) == RateLimit(count: 10, periodSeconds: 1))
+        #expect(policy.limit(for: .reconcile) == RateLimit(count: 5, periodSeconds: 60))
+        #expect(policy.limit(for: .push) == RateLimit(count: 30, periodSeconds: 0.5))
+        #expect(policy.limit(for: .transfer) == RateLimit(count: 30, periodSeconds: 0.5))
+        #expect(try RateLimitPolicy.parse(["none"]) == .none)
+        #expect(try RateLimitPolicy.parse([]) == .defaults)
+        #expect(throws: ProtocolError.self) { try RateLimitPolicy.parse(["store:ten/1s"]) }
+        #expect(throws: ProtocolError.self) { try RateLimitPolicy.parse(["gossip:1/1s"]) }
+        #expect(throws: ProtocolError.self) { try RateLimitPolicy.parse(["5/1fortnight"]) }
+    }
+
+    @Test func tokenBucketsRefillAndForgetIdlePeers() {
+        let limiter = RateLimiter(
+            policy: RateLimitPolicy(limits: [.storeQuery: RateLimit(count: 3, periodSeconds: 1)], defaultLimit: nil),
+            maximumPeers: 100)
+        for _ in 0..<3 { #expect(limiter.admit(.storeQuery, peer: "a", now: 0) == .allowed) }
+        #expect(limiter.admit(.storeQuery, peer: "a", now: 0) == .limited(retryAfterMilliseconds: 334))
+        #expect(limiter.admit(.storeQuery, peer: "b", now: 0) == .allowed)  // another peer has its own bucket
+        #expect(limiter.admit(.storeQuery, peer: "a", now: 0.34) == .allowed)  // one token back after 1/3 s
+        #expect(limiter.admit(.reconcile, peer: "a", now: 0) == .allowed)  // unlimited protocol
+        for index in 0..<1_000 { _ = limiter.admit(.storeQuery, peer: "p\(index)", now: 10 + Double(index) / 1_000) }
+        #expect(limiter.trackedPeers <= 100)
+    }
+
+    @Test func aFloodGets429sWhileAWellBehavedClientIsServed() async throws {
+        let node = try await TestNode(
+            rateLimits: RateLimitPolicy(
+                limits: [.storeQuery: RateLimit(count: 20, periodSeconds: 1)], defaultLimit: nil, globalMultiple: 50))
+        _ = try node.store.ingest(try testMessages(count: 30, seed: 3))
+        var request = Waku_Store_V3_StoreQueryRequest()
+        request.requestID = "q"
+        request.paginationForward = true
+        let payload = ByteBuffer(bytes: try request.serializedBytes() as [UInt8])
+
+        // The flood: 300 queries back to back on one stream from 127.0.0.1.
+        let flooder = NodeClient(host: "127.0.0.1", port: node.node.port, localAddress: "127.0.0.1")
+        let statuses = try await flooder.withStream(.storeQuery) { stream in
+            var statuses = [UInt32]()
+            for _ in 0..<300 {
+                let reply = try await stream.request(payload)
+                statuses.append(try Waku_Store_V3_StoreQueryResponse(serializedBytes: Array(buffer: reply)).statusCode)
+            }
+            return statuses
+        }
+        #expect(statuses.count == 300, "every request is answered")
+        #expect(statuses.filter { $0 == 429 }.count >= 250)
+        #expect(statuses.allSatisfy { $0 == 200 || $0 == 429 })
+
+        // Meanwhile another peer, 127.0.0.2, is served: its own bucket is full.
+        let polite = NodeClient(host: "127.0.0.1", port: node.node.port, localAddress: "127.0.0.2")
+        for _ in 0..<10 {
+            let response = try await polite.query(request)
+            #expect(response.statusCode == 200)
+            #expect(response.messages.count == 20)
+        }
+        #expect(node.node.counts.requestsLimited >= 250)
+        await node.stop()
+    }
+
+    @Test func aLimitedSyncGetsAClear429() async throws {
+        let node = try await TestNode(
+            rateLimits: RateLimitPolicy(limits: [.reconcile: RateLimit(count: 1, periodSeconds: 60)], defaultLimit: nil)
+        )
+        let other = try await TestNode()
+        _ = try await node.client.sync(store: other.store, pubsubTopic: "/waku/2/rs/0/0")
+        await #expect {
+            _ = try await node.client.sync(store: other.store, pubsubTopic: "/waku/2/rs/0/0")
+        } throws: { error in
+            guard case PeerError.status(429, let message) = error else { return false }
+            return message.hasPrefix("rate limited, retry after")
+        }
+        await other.stop()
+        await node.stop()
+    }
+}
