@@ -34,6 +34,12 @@ public struct NodeStream {
     public private(set) var bytesSent = 0
     public private(set) var bytesReceived = 0
 
+    /// Waits for the peer's next frame without sending anything: what it says before closing
+    /// (nil if it closes without a word).
+    public mutating func waitForClose() async throws -> Frame? {
+        try await inbound.next()
+    }
+
     /// Sends one data frame and waits for the data frame that answers it.
     public mutating func request(_ body: ByteBuffer) async throws -> ByteBuffer {
         bytesSent += body.readableBytes

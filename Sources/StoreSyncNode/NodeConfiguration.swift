@@ -17,9 +17,19 @@ public struct NodeConfiguration: Sendable {
     public var allowPush: Bool
     /// Request rates per peer and for the whole node, per protocol.
     public var rateLimits: RateLimitPolicy
+    /// Seconds a new connection has to send its hello.
+    public var handshakeTimeout: Double
+    /// Seconds a stream may go without a complete frame (catches slowloris clients).
+    public var idleTimeout: Double
+    /// Seconds a stream may stay open in all (bounds a whole request or sync session).
+    public var maximumStreamDuration: Double
+    /// Connections open at once, in all and from one address; beyond, a new one gets 503.
+    public var maximumConnections: Int
+    public var maximumConnectionsPerPeer: Int
 
     /// Creates a configuration: loopback, any port, 4 MiB frames, 1 MiB Negentropy messages,
-    /// the adaptive policy, push off, the default rate limits.
+    /// the adaptive policy, push off, the default rate limits, 10 s to say hello, 30 s between
+    /// frames, 10 minutes a stream, 1024 connections (64 from one address).
     public init(
         host: String = "127.0.0.1",
         port: Int = 0,
@@ -27,7 +37,12 @@ public struct NodeConfiguration: Sendable {
         negentropyFrameLimit: Int = 1 << 20,
         policy: SplitPolicy = .adaptive,
         allowPush: Bool = false,
-        rateLimits: RateLimitPolicy = .defaults
+        rateLimits: RateLimitPolicy = .defaults,
+        handshakeTimeout: Double = 10,
+        idleTimeout: Double = 30,
+        maximumStreamDuration: Double = 600,
+        maximumConnections: Int = 1_024,
+        maximumConnectionsPerPeer: Int = 64
     ) {
         self.host = host
         self.port = port
@@ -36,5 +51,10 @@ public struct NodeConfiguration: Sendable {
         self.policy = policy
         self.allowPush = allowPush
         self.rateLimits = rateLimits
+        self.handshakeTimeout = handshakeTimeout
+        self.idleTimeout = idleTimeout
+        self.maximumStreamDuration = maximumStreamDuration
+        self.maximumConnections = maximumConnections
+        self.maximumConnectionsPerPeer = maximumConnectionsPerPeer
     }
 }

@@ -16,9 +16,31 @@ public struct NodeCounts: Sendable, Equatable {
     public var requestsLimited = 0
 }
 
-/// Thread-safe holder of a node's counts.
+/// Thread-safe holder of a node's counts and open connections.
 final class NodeCounters: Sendable {
     private let counts = Mutex(NodeCounts())
+    private let connections = Mutex<(total: Int, byPeer: [String: Int])>((0, [:]))
+
+    /// Counts a new connection in, unless that would pass a bound; returns whether it was.
+    func openConnection(from address: String, total: Int, perPeer: Int) -> Bool {
+        connections.withLock { state in
+            guard state.total < total, state.byPeer[address, default: 0] < perPeer else { return false }
+            state.total += 1
+            state.byPeer[address, default: 0] += 1
+            return true
+        }
+    }
+
+    func closeConnection(from address: String) {
+        connections.withLock { state in
+            state.total -= 1
+            let left = state.byPeer[address, default: 1] - 1
+            state.byPeer[address] = left > 0 ? left : nil
+        }
+    }
+
+    /// Connections open now.
+    var openConnections: Int { connections.withLock { $0.total } }
 
     func update(_ change: (inout NodeCounts) -> Void) {
         counts.withLock { change(&$0) }

@@ -42,6 +42,10 @@ public final class StoreNode: Sendable {
         logger: Logger = Logger(label: "storesync.node")
     ) async throws -> StoreNode {
         let maximumFrameSize = configuration.maximumFrameSize
+        func amount(_ seconds: Double) -> TimeAmount { .nanoseconds(Int64(seconds * 1e9)) }
+        let handshake = amount(configuration.handshakeTimeout)
+        let idle = amount(configuration.idleTimeout)
+        let duration = amount(configuration.maximumStreamDuration)
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -49,6 +53,8 @@ public final class StoreNode: Sendable {
             .bind(host: configuration.host, port: configuration.port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addFramingHandlers(maximumFrameSize: maximumFrameSize)
+                    try channel.pipeline.syncOperations.addHandler(
+                        StreamTimeoutHandler(handshake: handshake, idle: idle, maximumDuration: duration))
                     return try NIOAsyncChannel<Frame, Frame>(wrappingChannelSynchronously: channel)
                 }
             }
@@ -57,6 +63,9 @@ public final class StoreNode: Sendable {
 
     /// What the node has served and refused so far.
     public var counts: NodeCounts { counters.snapshot }
+
+    /// Connections open now.
+    public var openConnections: Int { counters.openConnections }
 
     /// Accepts and serves streams until `close()`.
     public func serve() async throws {
@@ -91,10 +100,16 @@ public final class StoreNode: Sendable {
     private func handle(_ connection: NIOAsyncChannel<Frame, Frame>) async {
         let peer = connection.channel.remoteAddress?.description ?? "unknown peer"
         let address = connection.channel.remoteAddress?.ipAddress ?? "unknown"
+        let admitted = counters.openConnection(
+            from: address, total: configuration.maximumConnections, perPeer: configuration.maximumConnectionsPerPeer)
+        defer { if admitted { counters.closeConnection(from: address) } }
         do {
             try await connection.executeThenClose { inbound, outbound in
                 var frames = inbound.makeAsyncIterator()
                 do {
+                    guard admitted else {
+                        throw ProtocolError(StatusCode.unavailable, "too many connections; try again later")
+                    }
                     try await serveStream(&frames, outbound, peer: peer, address: address)
                 } catch {
                     let (code, message) = Self.status(of: error)

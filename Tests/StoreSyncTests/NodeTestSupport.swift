@@ -12,14 +12,15 @@ final class TestNode {
     private let serving: Task<Void, any Error>
 
     init(
-        allowPush: Bool = false, maximumFrameSize: Int = 4 << 20, rateLimits: RateLimitPolicy = .none
+        allowPush: Bool = false, maximumFrameSize: Int = 4 << 20, rateLimits: RateLimitPolicy = .none,
+        configure: (inout NodeConfiguration) -> Void = { _ in }
     ) async throws {
         directory = try TemporaryDirectory("node")
         store = try MessageStore(StoreConfiguration(directory: directory.sub("store"), durability: .noSync))
-        node = try await StoreNode.bind(
-            store: store,
-            configuration: NodeConfiguration(
-                maximumFrameSize: maximumFrameSize, allowPush: allowPush, rateLimits: rateLimits))
+        var configuration = NodeConfiguration(
+            maximumFrameSize: maximumFrameSize, allowPush: allowPush, rateLimits: rateLimits)
+        configure(&configuration)
+        node = try await StoreNode.bind(store: store, configuration: configuration)
         let node = self.node
         serving = Task { try await node.serve() }
     }
@@ -55,4 +56,15 @@ func testMessages(count: Int, seed: UInt64, topic: String = "/waku/2/rs/0/0") th
             timestamp: 1_700_000_000_000_000_000 + Int64(index) * 1_000_000 + Int64(rng.next() % 1_000)
         )
     }
+}
+
+/// Waits until `condition` holds, yielding between checks, for at most `limit`: returns whether
+/// it came true. A bound, not a sleep: it returns as soon as the condition holds.
+func eventually(within limit: Duration = .seconds(10), _ condition: () -> Bool) async -> Bool {
+    let deadline = ContinuousClock.now + limit
+    while !condition() {
+        if ContinuousClock.now > deadline { return false }
+        await Task.yield()
+    }
+    return true
 }

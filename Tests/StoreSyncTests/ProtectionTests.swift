@@ -84,3 +84,69 @@ struct ProtectionTests {
         await node.stop()
     }
 }
+
+@Suite("Protection: timeouts and connection bounds")
+struct TimeoutTests {
+    @Test func aSlowlorisClientIsCutOffAndTheNodeKeepsServing() async throws {
+        let node = try await TestNode { configuration in
+            configuration.handshakeTimeout = 0.5
+            configuration.idleTimeout = 0.5
+        }
+        let clock = ContinuousClock()
+        let started = clock.now
+        let (frame, sent) = try await RawPeer(port: node.node.port).trickle(
+            interval: .milliseconds(50), maximumBytes: 104)
+        guard case .error(408, let message)? = frame else {
+            Issue.record("slowloris got \(String(describing: frame))")
+            return
+        }
+        #expect(message.contains("no hello"))
+        #expect(sent < 104, "cut off before the frame could complete")
+        #expect(clock.now - started < .seconds(5))
+        // The node still serves a normal client.
+        let other = try await TestNode()
+        #expect(try await node.client.sync(store: other.store, pubsubTopic: "/waku/2/rs/0/0").rounds == 1)
+        await other.stop()
+        await node.stop()
+    }
+
+    @Test func aStreamThatGoesQuietIsClosed() async throws {
+        let node = try await TestNode { $0.idleTimeout = 0.3 }
+        let reply = try await node.client.withStream(.storeQuery) { stream -> Frame? in
+            // Say hello (done by withStream), then nothing: the node closes after the idle timeout.
+            try await stream.waitForClose()
+        }
+        guard case .error(408, let message)? = reply else {
+            Issue.record("quiet stream got \(String(describing: reply))")
+            return
+        }
+        #expect(message.contains("no complete frame"))
+        await node.stop()
+    }
+
+    @Test func connectionsBeyondTheBoundGet503AndFreeSlotsAreReused() async throws {
+        let node = try await TestNode { configuration in
+            configuration.maximumConnections = 3
+            configuration.maximumConnectionsPerPeer = 3
+        }
+        let raw = RawPeer(port: node.node.port)
+        let refused = try await raw.holdOpen {
+            try await raw.holdOpen {
+                try await raw.holdOpen {
+                    // Three idle connections hold every slot.
+                    #expect(await eventually { node.node.openConnections == 3 })
+                    return try await raw.exchange(frames: [.hello(protocolId: 3, version: 1)])
+                }
+            }
+        }
+        guard case .error(503, _)? = refused else {
+            Issue.record("fourth connection got \(String(describing: refused))")
+            return
+        }
+        #expect(await eventually { node.node.openConnections == 0 })
+        let other = try await TestNode()
+        #expect(try await node.client.sync(store: other.store, pubsubTopic: "/waku/2/rs/0/0").rounds == 1)
+        await other.stop()
+        await node.stop()
+    }
+}

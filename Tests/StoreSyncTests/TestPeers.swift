@@ -4,6 +4,7 @@ import NIOPosix
 import StoreSyncCore
 import StoreSyncNode
 import StoreSyncProto
+import Synchronization
 
 /// A client that sends whatever bytes a test gives it and returns the first frame answered.
 struct RawPeer {
@@ -98,4 +99,52 @@ final class ForgingPeer: Sendable {
         try? await channel.channel.close()
         _ = await serving.result
     }
+}
+
+extension RawPeer {
+    /// A slowloris client: sends one byte of a frame header at a time, `interval` apart, at most
+    /// `maximumBytes`, while waiting for the node to answer or close. Returns what the node sent
+    /// (nil: closed without a frame) and how many bytes went out before it did.
+    func trickle(interval: Duration, maximumBytes: Int) async throws -> (frame: Frame?, bytesSent: Int) {
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connect(host: "127.0.0.1", port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        ByteToMessageHandler(FrameDecoder(maximumFrameSize: 1 << 20)))
+                    return try NIOAsyncChannel<Frame, ByteBuffer>(wrappingChannelSynchronously: channel)
+                }
+            }
+        return try await channel.executeThenClose { inbound, outbound in
+            let sent = Counter()
+            let writer = Task {
+                // A 100-byte frame announced, its bytes then sent one by one.
+                for byte in [UInt8](arrayLiteral: 0, 0, 0, 100) + [UInt8](repeating: 2, count: maximumBytes - 4) {
+                    guard (try? await outbound.write(ByteBuffer(bytes: [byte]))) != nil else { return }
+                    sent.increment()
+                    try? await Task.sleep(for: interval)
+                }
+            }
+            var iterator = inbound.makeAsyncIterator()
+            let frame = try? await iterator.next()
+            writer.cancel()
+            return (frame, sent.value)
+        }
+    }
+
+    /// Opens a connection and sends nothing until `body` is done with it.
+    func holdOpen<T>(_ body: () async throws -> T) async throws -> T {
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connect(host: "127.0.0.1", port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                }
+            }
+        return try await channel.executeThenClose { _, _ in try await body() }
+    }
+}
+
+final class Counter: Sendable {
+    private let count = Mutex(0)
+    func increment() { count.withLock { $0 += 1 } }
+    var value: Int { count.withLock { $0 } }
 }
