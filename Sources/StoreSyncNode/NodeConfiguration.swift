@@ -23,13 +23,16 @@ public struct NodeConfiguration: Sendable {
     public var idleTimeout: Double
     /// Seconds a stream may stay open in all (bounds a whole request or sync session).
     public var maximumStreamDuration: Double
+    /// Bytes per second one address may send to one service; nil for no limit.
+    public var bandwidthPerPeer: Int?
     /// Connections open at once, in all and from one address; beyond, a new one gets 503.
     public var maximumConnections: Int
     public var maximumConnectionsPerPeer: Int
 
     /// Creates a configuration: loopback, any port, 4 MiB frames, 1 MiB Negentropy messages,
     /// the adaptive policy, push off, the default rate limits, 10 s to say hello, 30 s between
-    /// frames, 10 minutes a stream, 1024 connections (64 from one address).
+    /// frames, 10 minutes a stream, 1024 connections (64 from one address), 64 MiB/s from one
+    /// address to one service.
     public init(
         host: String = "127.0.0.1",
         port: Int = 0,
@@ -42,7 +45,8 @@ public struct NodeConfiguration: Sendable {
         idleTimeout: Double = 30,
         maximumStreamDuration: Double = 600,
         maximumConnections: Int = 1_024,
-        maximumConnectionsPerPeer: Int = 64
+        maximumConnectionsPerPeer: Int = 64,
+        bandwidthPerPeer: Int? = 64 << 20
     ) {
         self.host = host
         self.port = port
@@ -56,5 +60,6 @@ public struct NodeConfiguration: Sendable {
         self.maximumStreamDuration = maximumStreamDuration
         self.maximumConnections = maximumConnections
         self.maximumConnectionsPerPeer = maximumConnectionsPerPeer
+        self.bandwidthPerPeer = bandwidthPerPeer
     }
 }

@@ -4,6 +4,7 @@ import NIOPosix
 import StoreSyncCore
 import StoreSyncLMDB
 import StoreSyncProto
+import SwiftProtobuf
 
 /// A store node's server: one TCP port on which every connection is a stream that opens with a
 /// hello naming its protocol (reconcile, transfer, store query, push). A stream that breaks the
@@ -46,13 +47,24 @@ public final class StoreNode: Sendable {
         let handshake = amount(configuration.handshakeTimeout)
         let idle = amount(configuration.idleTimeout)
         let duration = amount(configuration.maximumStreamDuration)
+        let bandwidth = BandwidthLimiter(bytesPerSecond: configuration.bandwidthPerPeer)
+        let origin = ContinuousClock.now
+        let clock: @Sendable () -> Double = {
+            let elapsed = ContinuousClock.now - origin
+            return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        }
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            // One buffer per read, so a paused peer is not read further within the same cycle.
+            .childChannelOption(.maxMessagesPerRead, value: 1)
             .bind(host: configuration.host, port: configuration.port) { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    let meter = InboundByteMeter(limiter: bandwidth, clock: clock)
+                    try channel.pipeline.syncOperations.addHandler(meter)
                     try channel.pipeline.syncOperations.addFramingHandlers(maximumFrameSize: maximumFrameSize)
+                    try channel.pipeline.syncOperations.addHandler(ServiceTagger(meter: meter))
                     try channel.pipeline.syncOperations.addHandler(
                         StreamTimeoutHandler(handshake: handshake, idle: idle, maximumDuration: duration))
                     return try NIOAsyncChannel<Frame, Frame>(wrappingChannelSynchronously: channel)
@@ -134,6 +146,7 @@ public final class StoreNode: Sendable {
             }
         case let error as WireError: (StatusCode.badRequest, "reconcile message: \(error)")
         case let error as MessageError: (StatusCode.badRequest, error.description)
+        case let error as SwiftProtobuf.BinaryDecodingError: (StatusCode.badRequest, "malformed protobuf: \(error)")
         case let error as StoreError:
             if case .mapFull = error {
                 (StatusCode.unavailable, error.description)

@@ -150,3 +150,55 @@ struct TimeoutTests {
         await node.stop()
     }
 }
+
+@Suite("Protection: bandwidth and garbage")
+struct BandwidthTests {
+    @Test func aPeerOverItsBandwidthIsSlowedNotRefused() async throws {
+        let node = try await TestNode { $0.bandwidthPerPeer = 200_000 }
+        // A 600 kB query (its request id padded): the first 200 kB pass at once, the rest at
+        // 200 kB/s, so the answer cannot come in under 2 s, and it still comes.
+        var request = Waku_Store_V3_StoreQueryRequest()
+        request.requestID = String(repeating: "x", count: 600_000)
+        request.paginationForward = true
+        let clock = ContinuousClock()
+        let started = clock.now
+        let response = try await node.client.query(request)
+        #expect(response.statusCode == 200)
+        #expect(clock.now - started >= .seconds(1.9))
+        await node.stop()
+    }
+
+    @Test(arguments: StreamProtocol.allCases)
+    func garbageOnEveryProtocolGetsAnErrorAndTheNodeKeepsServing(streamProtocol: StreamProtocol) async throws {
+        let node = try await TestNode(allowPush: true)
+        _ = try node.store.ingest(try testMessages(count: 20, seed: 2))
+        var rng = SplitMix64(seed: UInt64(streamProtocol.rawValue))
+        for _ in 0..<5 {
+            let garbage = ByteBuffer(
+                bytes: (0..<Int(1 + rng.next() % 300)).map { _ in UInt8(truncatingIfNeeded: rng.next()) })
+            let answer = try await RawPeer(port: node.node.port).exchange(frames: [
+                .hello(protocolId: streamProtocol.rawValue, version: 1), .data(garbage),
+            ])
+            switch answer {
+            case .error(let code, _)?:
+                #expect([400, 413].contains(code), "\(streamProtocol): \(code)")
+            case .data(let reply)?:
+                // Store v3 answers in its own format: a 400 inside a response.
+                #expect(streamProtocol == .storeQuery, "\(streamProtocol) answered garbage with data")
+                if streamProtocol == .storeQuery {
+                    let response = try? Waku_Store_V3_StoreQueryResponse(serializedBytes: Array(buffer: reply))
+                    #expect(response.map { [200, 400].contains($0.statusCode) } ?? true)
+                }
+            case nil, .end?, .hello?:
+                break
+            }
+        }
+        let other = try await TestNode()
+        let report = try await node.client.sync(store: other.store, pubsubTopic: "/waku/2/rs/0/0")
+        #expect(report.need == 20)
+        #expect(try node.store.messageCount() >= 20)
+        try node.store._checkInvariants()
+        await other.stop()
+        await node.stop()
+    }
+}
