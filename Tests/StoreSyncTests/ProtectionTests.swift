@@ -92,17 +92,16 @@ struct TimeoutTests {
             configuration.handshakeTimeout = 0.5
             configuration.idleTimeout = 0.5
         }
-        let clock = ContinuousClock()
-        let started = clock.now
         let (frame, sent) = try await RawPeer(port: node.node.port).trickle(
             interval: .milliseconds(50), maximumBytes: 104)
         guard case .error(408, let message)? = frame else {
             Issue.record("slowloris got \(String(describing: frame))")
             return
         }
+        // A 408 for the missing hello means the timeout cut the stream before the announced frame
+        // could complete (a completed one would have drawn a 400).
         #expect(message.contains("no hello"))
         #expect(sent < 104, "cut off before the frame could complete")
-        #expect(clock.now - started < .seconds(5))
         // The node still serves a normal client.
         let other = try await TestNode()
         #expect(try await node.client.sync(store: other.store, pubsubTopic: "/waku/2/rs/0/0").rounds == 1)
