@@ -35,11 +35,39 @@ struct Node: AsyncParsableCommand {
             """)
     var rateLimits: [String] = []
 
+    @Option(help: "Bytes per second one address may send to one service; 0 for no limit.")
+    var bandwidthPerPeer = 64 << 20
+
+    @Option(help: "Largest frame accepted, in bytes (checked before it is buffered).")
+    var maxFrameSize = 4 << 20
+
+    @Option(help: "Seconds a new connection has to send its hello.")
+    var handshakeTimeout = 10.0
+
+    @Option(help: "Seconds a stream may go without a complete frame (cuts off slowloris clients).")
+    var idleTimeout = 30.0
+
+    @Option(help: "Seconds a stream may stay open in all (a whole request or sync session).")
+    var maxStreamDuration = 600.0
+
+    @Option(help: "Connections open at once, in all.")
+    var maxConnections = 1_024
+
+    @Option(help: "Connections open at once from one address.")
+    var maxConnectionsPerPeer = 64
+
     func validate() throws {
         do {
             _ = try RateLimitPolicy.parse(rateLimits)
         } catch {
             throw ValidationError(error.message)
+        }
+        guard maxFrameSize >= 64 << 10 else { throw ValidationError("--max-frame-size must be at least 65536") }
+        guard handshakeTimeout > 0, idleTimeout > 0, maxStreamDuration > 0 else {
+            throw ValidationError("timeouts must be positive numbers of seconds")
+        }
+        guard maxConnections > 0, maxConnectionsPerPeer > 0, bandwidthPerPeer >= 0 else {
+            throw ValidationError("connection bounds must be positive and bandwidth not negative")
         }
     }
 
@@ -52,8 +80,12 @@ struct Node: AsyncParsableCommand {
             node = try await StoreNode.bind(
                 store: store,
                 configuration: NodeConfiguration(
-                    host: listen.host, port: listen.port, policy: policy, allowPush: allowPush,
-                    rateLimits: try RateLimitPolicy.parse(rateLimits)),
+                    host: listen.host, port: listen.port, maximumFrameSize: maxFrameSize,
+                    negentropyFrameLimit: min(1 << 20, maxFrameSize - 16 << 10), policy: policy, allowPush: allowPush,
+                    rateLimits: try RateLimitPolicy.parse(rateLimits), handshakeTimeout: handshakeTimeout,
+                    idleTimeout: idleTimeout, maximumStreamDuration: maxStreamDuration,
+                    maximumConnections: maxConnections, maximumConnectionsPerPeer: maxConnectionsPerPeer,
+                    bandwidthPerPeer: bandwidthPerPeer == 0 ? nil : bandwidthPerPeer),
                 logger: logger)
         } catch {
             printError("cannot listen on \(listen): \(error); is the port free and the address local?")

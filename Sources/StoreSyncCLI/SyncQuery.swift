@@ -85,6 +85,12 @@ struct Query: AsyncParsableCommand {
     @Flag(help: "One JSON object per message.")
     var json = false
 
+    @Option(help: "Longest wait, in seconds, between retries of a refused (429/503) or timed-out request.")
+    var maxBackoff = 30.0
+
+    @Option(help: "Attempts per request, the first included.")
+    var attempts = 5
+
     func run() async throws {
         var request = Waku_Store_V3_StoreQueryRequest()
         request.requestID = UUID().uuidString
@@ -107,7 +113,8 @@ struct Query: AsyncParsableCommand {
         var total = 0
         do {
             while true {
-                let response = try await node.client.query(request)
+                let response = try await node.client.query(
+                    request, retrying: RetryPolicy(maximumDelay: maxBackoff, maximumAttempts: max(1, attempts)))
                 guard response.statusCode == 200 else {
                     printError("query refused: \(response.statusCode) \(response.statusDesc)")
                     throw ExitCode(1)

@@ -88,7 +88,16 @@ struct CommandLineTests {
         let pushed = try Self.run(["push", "--node", endpoint, extra])
         #expect(pushed.output.contains("stored 10, duplicates 5, rejected 0"), "\(pushed.output)")
 
-        let unreachable = try Self.run(["query", "--node", "127.0.0.1:1", "--hashes", messages[0].hash.hex])
+        let load = try Self.run([
+            "load", "--node", endpoint, "--rate", "200", "--duration", "0.5", "--connections", "2",
+        ])
+        #expect(load.status == 0, "\(load.output)")
+        #expect(load.output.contains("sent 100 in"), "\(load.output)")
+        #expect(load.output.contains("latency of served requests: p50"), "\(load.output)")
+
+        let unreachable = try Self.run([
+            "query", "--node", "127.0.0.1:1", "--hashes", messages[0].hash.hex, "--attempts", "1",
+        ])
         #expect(
             unreachable.status != 0 && unreachable.output.contains("cannot reach 127.0.0.1:1"), "\(unreachable.output)")
         let badFlag = try Self.run(["sync", "--data-dir", directory.sub("b"), "--peer", "nowhere"])

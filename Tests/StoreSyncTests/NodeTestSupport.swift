@@ -19,6 +19,10 @@ final class TestNode {
         store = try MessageStore(StoreConfiguration(directory: directory.sub("store"), durability: .noSync))
         var configuration = NodeConfiguration(
             maximumFrameSize: maximumFrameSize, allowPush: allowPush, rateLimits: rateLimits)
+        // Tests that wait on child processes can starve the cooperative pool for seconds on two
+        // cores; test nodes give clients time (the timeout tests set their own short ones).
+        configuration.handshakeTimeout = 120
+        configuration.idleTimeout = 120
         configure(&configuration)
         node = try await StoreNode.bind(store: store, configuration: configuration)
         let node = self.node

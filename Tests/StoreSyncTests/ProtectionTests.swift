@@ -201,3 +201,45 @@ struct BandwidthTests {
         await node.stop()
     }
 }
+
+@Suite("Protection: the client side")
+struct RetryTests {
+    @Test func backoffDoublesWithJitterUpToTheCap() {
+        let policy = RetryPolicy(initialDelay: 1, maximumDelay: 8, maximumAttempts: 10)
+        var generator = SplitMix64(seed: 4)
+        for retry in 1...8 {
+            let backoff = min(8, Double(1 << (retry - 1)))
+            let delay = policy.delay(forRetry: retry, using: &generator)
+            #expect(delay >= backoff / 2 && delay <= backoff, "retry \(retry): \(delay)")
+        }
+    }
+
+    @Test func aRefusedQueryIsRetriedUntilServed() async throws {
+        let node = try await TestNode(
+            rateLimits: RateLimitPolicy(limits: [.storeQuery: RateLimit(count: 1, periodSeconds: 5)], defaultLimit: nil)
+        )
+        var request = Waku_Store_V3_StoreQueryRequest()
+        request.paginationForward = true
+        let client = node.client
+        // Empty the bucket: query until the node says 429 (the second query at the latest).
+        var statuses = [UInt32]()
+        while statuses.last != 429 && statuses.count < 5 { statuses.append(try await client.query(request).statusCode) }
+        #expect(statuses.last == 429)
+        // The next query is refused too, waits the hinted time (under 5 s) and is then served.
+        let (response, attempts) = try await client.withRetries(RetryPolicy(initialDelay: 0.05, maximumDelay: 1)) {
+            let response = try await client.query(request)
+            if response.statusCode == 429 {
+                throw PeerError.status(code: 429, message: response.statusDesc)
+            }
+            return response
+        }
+        #expect(response.statusCode == 200)
+        #expect(attempts >= 2)
+        // A request that is simply wrong comes back as its 400, through any 429s on the way.
+        var wrong = request
+        wrong.pubsubTopic = "only a pubsub topic"
+        let refused = try await client.query(wrong, retrying: RetryPolicy(initialDelay: 0.05, maximumDelay: 1))
+        #expect(refused.statusCode == 400)
+        await node.stop()
+    }
+}
