@@ -56,6 +56,12 @@ struct Node: AsyncParsableCommand {
     @Option(help: "Connections open at once from one address.")
     var maxConnectionsPerPeer = 64
 
+    @Option(help: "Ranges one reconcile message may carry.")
+    var maxRanges = 100_000
+
+    @Option(help: "Ids one reconcile message may carry, over all its id lists.")
+    var maxIds = 1_000_000
+
     func validate() throws {
         do {
             _ = try RateLimitPolicy.parse(rateLimits)
@@ -66,7 +72,7 @@ struct Node: AsyncParsableCommand {
         guard handshakeTimeout > 0, idleTimeout > 0, maxStreamDuration > 0 else {
             throw ValidationError("timeouts must be positive numbers of seconds")
         }
-        guard maxConnections > 0, maxConnectionsPerPeer > 0, bandwidthPerPeer >= 0 else {
+        guard maxConnections > 0, maxConnectionsPerPeer > 0, bandwidthPerPeer >= 0, maxRanges > 0, maxIds > 0 else {
             throw ValidationError("connection bounds must be positive and bandwidth not negative")
         }
     }
@@ -85,7 +91,8 @@ struct Node: AsyncParsableCommand {
                     rateLimits: try RateLimitPolicy.parse(rateLimits), handshakeTimeout: handshakeTimeout,
                     idleTimeout: idleTimeout, maximumStreamDuration: maxStreamDuration,
                     maximumConnections: maxConnections, maximumConnectionsPerPeer: maxConnectionsPerPeer,
-                    bandwidthPerPeer: bandwidthPerPeer == 0 ? nil : bandwidthPerPeer),
+                    bandwidthPerPeer: bandwidthPerPeer == 0 ? nil : bandwidthPerPeer,
+                    reconcileLimits: DecodingLimits(maximumRanges: maxRanges, maximumIds: maxIds)),
                 logger: logger)
         } catch {
             printError("cannot listen on \(listen): \(error); is the port free and the address local?")

@@ -24,6 +24,12 @@ struct Sync: AsyncParsableCommand {
     @Option(help: "Split policy: reference or adaptive.")
     var policy = SplitPolicy.adaptive
 
+    @Option(help: "Longest wait, in seconds, between retries when the peer refuses (429/503) or times out.")
+    var maxBackoff = 30.0
+
+    @Option(help: "Attempts, the first included.")
+    var attempts = 5
+
     func run() async throws {
         let store = try openStore(dataDir)
         let now = nowNanoseconds()

@@ -23,6 +23,8 @@ public struct NodeConfiguration: Sendable {
     public var idleTimeout: Double
     /// Seconds a stream may stay open in all (bounds a whole request or sync session).
     public var maximumStreamDuration: Double
+    /// Ranges and ids one reconcile message may carry.
+    public var reconcileLimits: DecodingLimits
     /// Bytes per second one address may send to one service; nil for no limit.
     public var bandwidthPerPeer: Int?
     /// Connections open at once, in all and from one address; beyond, a new one gets 503.
@@ -46,7 +48,8 @@ public struct NodeConfiguration: Sendable {
         maximumStreamDuration: Double = 600,
         maximumConnections: Int = 1_024,
         maximumConnectionsPerPeer: Int = 64,
-        bandwidthPerPeer: Int? = 64 << 20
+        bandwidthPerPeer: Int? = 64 << 20,
+        reconcileLimits: DecodingLimits = DecodingLimits(maximumRanges: 100_000, maximumIds: 1_000_000)
     ) {
         self.host = host
         self.port = port
@@ -61,5 +64,6 @@ public struct NodeConfiguration: Sendable {
         self.maximumConnections = maximumConnections
         self.maximumConnectionsPerPeer = maximumConnectionsPerPeer
         self.bandwidthPerPeer = bandwidthPerPeer
+        self.reconcileLimits = reconcileLimits
     }
 }

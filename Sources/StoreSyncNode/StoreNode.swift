@@ -231,7 +231,7 @@ public final class StoreNode: Sendable {
         counters.update { $0.reconcileSessions += 1 }
         let reconciler = try Reconciler(
             frameSizeLimit: configuration.negentropyFrameLimit, policy: configuration.policy,
-            limits: DecodingLimits(maximumRanges: 100_000, maximumIds: 1_000_000))
+            limits: configuration.reconcileLimits)
         var message = open.message
         while true {
             let reply = try store.withSnapshot(pubsubTopic: open.pubsubTopic) { snapshot in
