@@ -16,8 +16,9 @@ struct RawPeer {
         return try await exchange(bytes: bytes)
     }
 
-    func exchange(bytes: ByteBuffer) async throws -> Frame? {
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+    /// A connection that decodes the node's frames and sends raw bytes.
+    func connect() async throws -> NIOAsyncChannel<Frame, ByteBuffer> {
+        try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connect(host: "127.0.0.1", port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
@@ -25,6 +26,10 @@ struct RawPeer {
                     return try NIOAsyncChannel<Frame, ByteBuffer>(wrappingChannelSynchronously: channel)
                 }
             }
+    }
+
+    func exchange(bytes: ByteBuffer) async throws -> Frame? {
+        let channel = try await connect()
         return try await channel.executeThenClose { inbound, outbound in
             try await outbound.write(bytes)
             var iterator = inbound.makeAsyncIterator()
@@ -106,14 +111,7 @@ extension RawPeer {
     /// `maximumBytes`, while waiting for the node to answer or close. Returns what the node sent
     /// (nil: closed without a frame) and how many bytes went out before it did.
     func trickle(interval: Duration, maximumBytes: Int) async throws -> (frame: Frame?, bytesSent: Int) {
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .connect(host: "127.0.0.1", port: port) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(
-                        ByteToMessageHandler(FrameDecoder(maximumFrameSize: 1 << 20)))
-                    return try NIOAsyncChannel<Frame, ByteBuffer>(wrappingChannelSynchronously: channel)
-                }
-            }
+        let channel = try await connect()
         return try await channel.executeThenClose { inbound, outbound in
             let sent = Counter()
             let writer = Task {
