@@ -7,7 +7,7 @@ import StoreSyncCore
 /// fingerprint of any key range in O(log n)). A message, its secondary index entry and its key
 /// go in together, in one write transaction. Reads take a snapshot; ingest from other threads or
 /// other processes on the same directory goes on meanwhile. Thread-safe.
-public final class MessageStore: @unchecked Sendable {
+public final class MessageStore: Sendable {
     /// What became of one message handed to `ingest`.
     public enum Outcome: Equatable, Sendable {
         /// Newly stored.
