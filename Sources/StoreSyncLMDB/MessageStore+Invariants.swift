@@ -27,7 +27,7 @@ extension MessageStore {
                 var checker = TreeChecker(txn: txn, nodes: environment.databases.nodes, record: scope.record)
                 let summary = try checker.check()
                 reachable += checker.visited
-                guard scope.kind == UInt8(ascii: "m") else { continue }
+                guard scope.kind == Self.messageScopeKind else { continue }
                 indexedMessages += summary.count
                 try checkArchive(txn, topic: scope.name, record: scope.record)
             }
@@ -70,13 +70,10 @@ extension MessageStore {
                 failure = InvariantViolation(description: "message under key \(key) of \(topic) does not match it")
                 return false
             }
-            guard let contentId = try txn.get(environment.databases.contentTopics, Array(message.contentTopic.utf8)),
-                contentId.count == 4
-            else {
+            guard let id = try storedContentTopicId(txn, topic: message.contentTopic) else {
                 failure = InvariantViolation(description: "content topic of \(key) has no id")
                 return false
             }
-            let id = contentId.withUnsafeBytes { UnsafeRawBufferPointer($0).loadBigEndianUInt32(at: 0) }
             let indexKey = Self.contentIndexKey(scope: record.scopeId, contentTopic: id, key: key)
             guard try txn.get(environment.databases.byContent, indexKey) != nil else {
                 failure = InvariantViolation(description: "message \(key) missing from the content-topic index")

@@ -24,11 +24,11 @@ extension MessageStore {
         try environment.read { txn in
             var lists: [[QueryHit]] = []
             if let pubsubTopic, !contentTopics.isEmpty {
-                guard let record = try scopeRecord(txn, kind: UInt8(ascii: "m"), name: pubsubTopic) else { return [] }
+                guard let record = try scopeRecord(txn, kind: Self.messageScopeKind, name: pubsubTopic) else {
+                    return []
+                }
                 for topic in Set(contentTopics) {
-                    guard let raw = try txn.get(environment.databases.contentTopics, Array(topic.utf8)), raw.count == 4
-                    else { continue }
-                    let id = raw.withUnsafeBytes { UnsafeRawBufferPointer($0).loadBigEndianUInt32(at: 0) }
+                    guard let id = try storedContentTopicId(txn, topic: topic) else { continue }
                     lists.append(
                         try contentScan(
                             txn, scope: record.scopeId, contentTopic: id, pubsubTopic: pubsubTopic,
@@ -36,9 +36,9 @@ extension MessageStore {
                             cursor: cursor, forward: forward, limit: limit))
                 }
             } else {
-                let topics = try pubsubTopic.map { [$0] } ?? pubsubTopicList(txn)
+                let topics = try pubsubTopic.map { [$0] } ?? pubsubTopics(txn)
                 for topic in topics {
-                    guard let record = try scopeRecord(txn, kind: UInt8(ascii: "m"), name: topic) else { continue }
+                    guard let record = try scopeRecord(txn, kind: Self.messageScopeKind, name: topic) else { continue }
                     let snapshot = KeyIndexSnapshot(txn: txn, nodes: environment.databases.nodes, record: record)
                     lists.append(
                         try indexScan(
@@ -49,16 +49,6 @@ extension MessageStore {
             let merged = lists.joined().sorted { forward ? $0.key < $1.key : $1.key < $0.key }
             return Array(merged.prefix(limit))
         }
-    }
-
-    private func pubsubTopicList(_ txn: LMDBTransaction) throws -> [String] {
-        var topics = [String]()
-        try txn.scan(environment.databases.scopes, from: [UInt8(ascii: "m")]) { key, _ in
-            guard key.first == UInt8(ascii: "m") else { return false }
-            topics.append(String(decoding: key.dropFirst(), as: UTF8.self))
-            return true
-        }
-        return topics
     }
 
     private func indexScan(

@@ -35,7 +35,7 @@ public final class MessageStore: Sendable {
 
     private static let nextScopeKey = Array("next_scope".utf8)
     private static let nextContentTopicKey = Array("next_content_topic".utf8)
-    private static let messageScopeKind = UInt8(ascii: "m")
+    static let messageScopeKind = UInt8(ascii: "m")
     private static let keyIndexKind = UInt8(ascii: "k")
 
     /// Opens (creating if needed) the store in `configuration.directory`.
@@ -225,15 +225,17 @@ public final class MessageStore: Sendable {
 
     /// The pubsub topics that have a key index.
     public func pubsubTopics() throws -> [String] {
-        try environment.read { txn in
-            var topics = [String]()
-            try txn.scan(databases.scopes, from: [Self.messageScopeKind]) { key, _ in
-                guard key.first == Self.messageScopeKind else { return false }
-                topics.append(String(decoding: key.dropFirst(), as: UTF8.self))
-                return true
-            }
-            return topics
+        try environment.read { try pubsubTopics($0) }
+    }
+
+    func pubsubTopics(_ txn: LMDBTransaction) throws -> [String] {
+        var topics = [String]()
+        try txn.scan(databases.scopes, from: [Self.messageScopeKind]) { key, _ in
+            guard key.first == Self.messageScopeKind else { return false }
+            topics.append(String(decoding: key.dropFirst(), as: UTF8.self))
+            return true
         }
+        return topics
     }
 
     /// The number of messages in the archive.
@@ -296,25 +298,31 @@ public final class MessageStore: Sendable {
 
     private func contentTopicId(_ cache: inout [String: UInt32], txn: LMDBTransaction, topic: String) throws -> UInt32 {
         if let id = cache[topic] { return id }
-        let key = Array(topic.utf8)
         let id: UInt32
-        if let raw = try txn.get(databases.contentTopics, key), raw.count == 4 {
-            id = raw.withUnsafeBytes { UnsafeRawBufferPointer($0).loadBigEndianUInt32(at: 0) }
+        if let stored = try storedContentTopicId(txn, topic: topic) {
+            id = stored
         } else {
             id = try nextCounter(txn, Self.nextContentTopicKey)
             var value = [UInt8]()
             value.appendBigEndian(id)
-            try txn.put(databases.contentTopics, key, value)
+            try txn.put(databases.contentTopics, Array(topic.utf8), value)
         }
         cache[topic] = id
         return id
     }
 
+    /// The id a content topic was given, nil if it never was.
+    func storedContentTopicId(_ txn: LMDBTransaction, topic: String) throws -> UInt32? {
+        try txn.get(databases.contentTopics, Array(topic.utf8)).flatMap(Self.bigEndianUInt32)
+    }
+
+    /// A 4-byte big-endian record value, nil for any other length.
+    static func bigEndianUInt32(_ raw: [UInt8]) -> UInt32? {
+        raw.count == 4 ? raw.withUnsafeBytes { $0.loadBigEndianUInt32(at: 0) } : nil
+    }
+
     private func nextCounter(_ txn: LMDBTransaction, _ name: [UInt8]) throws -> UInt32 {
-        var current: UInt32 = 1
-        if let raw = try txn.get(databases.meta, name), raw.count == 4 {
-            current = raw.withUnsafeBytes { UnsafeRawBufferPointer($0).loadBigEndianUInt32(at: 0) }
-        }
+        let current = try txn.get(databases.meta, name).flatMap(Self.bigEndianUInt32) ?? 1
         var next = [UInt8]()
         next.appendBigEndian(current + 1)
         try txn.put(databases.meta, name, next)
