@@ -81,3 +81,15 @@ func openStore(_ directory: String) throws -> MessageStore {
         throw ExitCode(1)
     }
 }
+
+/// The retry flags of the commands that talk to a node.
+struct RetryOptions: ParsableArguments {
+    @Option(help: "Longest wait, in seconds, between retries when the node refuses (429/503) or times out.")
+    var maxBackoff = 30.0
+
+    @Option(help: "Attempts per request, the first included.")
+    var attempts = 5
+
+    /// Backoff from 1 s, capped at `--max-backoff`.
+    var policy: RetryPolicy { RetryPolicy(maximumDelay: maxBackoff, maximumAttempts: max(1, attempts)) }
+}

@@ -53,11 +53,7 @@ struct Push: AsyncParsableCommand {
     @Argument(help: "JSON Lines file, as for import.")
     var file: String
 
-    @Option(help: "Longest wait, in seconds, between retries of a refused (429/503) or timed-out push.")
-    var maxBackoff = 30.0
-
-    @Option(help: "Attempts, the first included.")
-    var attempts = 5
+    @OptionGroup var retry: RetryOptions
 
     func run() async throws {
         let lines = try loadLines(file)
@@ -65,7 +61,7 @@ struct Push: AsyncParsableCommand {
             let client = node.client
             let messages = lines.messages.map(\.message)
             var counts = try await client.withRetries(
-                RetryPolicy(maximumDelay: maxBackoff, maximumAttempts: max(1, attempts))
+                retry.policy
             ) { try await client.push(messages) }.result
             counts.rejected += lines.rejected.count
             report(counts, reasons: lines.rejected)

@@ -24,11 +24,7 @@ struct Sync: AsyncParsableCommand {
     @Option(help: "Split policy: reference or adaptive.")
     var policy = SplitPolicy.adaptive
 
-    @Option(help: "Longest wait, in seconds, between retries when the peer refuses (429/503) or times out.")
-    var maxBackoff = 30.0
-
-    @Option(help: "Attempts, the first included.")
-    var attempts = 5
+    @OptionGroup var retry: RetryOptions
 
     func run() async throws {
         let store = try openStore(dataDir)
@@ -91,11 +87,7 @@ struct Query: AsyncParsableCommand {
     @Flag(help: "One JSON object per message.")
     var json = false
 
-    @Option(help: "Longest wait, in seconds, between retries of a refused (429/503) or timed-out request.")
-    var maxBackoff = 30.0
-
-    @Option(help: "Attempts per request, the first included.")
-    var attempts = 5
+    @OptionGroup var retry: RetryOptions
 
     func run() async throws {
         var request = Waku_Store_V3_StoreQueryRequest()
@@ -120,7 +112,7 @@ struct Query: AsyncParsableCommand {
         do {
             while true {
                 let response = try await node.client.query(
-                    request, retrying: RetryPolicy(maximumDelay: maxBackoff, maximumAttempts: max(1, attempts)))
+                    request, retrying: retry.policy)
                 guard response.statusCode == 200 else {
                     printError("query refused: \(response.statusCode) \(response.statusDesc)")
                     throw ExitCode(1)
