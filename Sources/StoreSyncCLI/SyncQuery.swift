@@ -31,8 +31,10 @@ struct Sync: AsyncParsableCommand {
         let now = nowNanoseconds()
         let range = window.map { (now - min(now, $0.nanoseconds))..<UInt64.max } ?? 0..<UInt64.max
         do {
-            let report = try await peer.client.sync(
-                store: store, pubsubTopic: pubsubTopic, window: range, policy: policy)
+            let client = peer.client
+            let (report, _) = try await client.withRetries(retry.policy) {
+                try await client.sync(store: store, pubsubTopic: pubsubTopic, window: range, policy: policy)
+            }
             print(
                 "reconciled \(pubsubTopic) with \(peer) in \(report.rounds) rounds (\(report.bytesUp) B up, \(report.bytesDown) B down)"
             )
