@@ -135,13 +135,9 @@ extension NodeClient {
                 if let message = try store.message(for: hash) { messages.append(message) }
             }
             for batch in Self.batches(messages, budget: maximumFrameSize - 4_096) {
-                var container = Waku_Store_V3_StoreQueryResponse()
-                container.messages = batch.map { $0.keyValue(hash: $0.hash) }
                 var request = ByteBuffer()
-                TransferRequest.offer(
-                    pubsubTopic: pubsubTopic, window: window,
-                    messages: ByteBuffer(bytes: try container.serializedBytes() as [UInt8])
-                ).encode(into: &request)
+                TransferRequest.offer(pubsubTopic: pubsubTopic, window: window, messages: try Self.container(batch))
+                    .encode(into: &request)
                 var reply = try await stream.request(request)
                 report.sent = report.sent + (try StoreCounts(decoding: &reply))
             }

@@ -120,13 +120,18 @@ public struct NodeClient: Sendable {
         try await withStream(.push) { stream in
             var total = StoreCounts()
             for batch in Self.batches(messages, budget: maximumFrameSize - 4_096) {
-                var container = Waku_Store_V3_StoreQueryResponse()
-                container.messages = batch.map { $0.keyValue(hash: $0.hash) }
-                var reply = try await stream.request(ByteBuffer(bytes: try container.serializedBytes() as [UInt8]))
+                var reply = try await stream.request(try Self.container(batch))
                 total = total + (try StoreCounts(decoding: &reply))
             }
             return total
         }
+    }
+
+    /// Messages as the `StoreQueryResponse` that push and transfer offers carry them in.
+    static func container(_ messages: [WakuMessage]) throws -> ByteBuffer {
+        var container = Waku_Store_V3_StoreQueryResponse()
+        container.messages = messages.map { $0.keyValue(hash: $0.hash) }
+        return ByteBuffer(bytes: try container.serializedBytes() as [UInt8])
     }
 
     /// Splits messages into batches whose encoding stays under `budget` bytes and 500 messages.

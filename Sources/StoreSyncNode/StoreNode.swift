@@ -20,14 +20,16 @@ public final class StoreNode: Sendable {
     let logger: Logger
     let counters = NodeCounters()
     let limiter: RateLimiter
-    private let origin = ContinuousClock.now
+    /// Seconds since the node was bound: the one clock of its rate and bandwidth limits.
+    private let clock: @Sendable () -> Double
     private let serverChannel: NIOAsyncChannel<NIOAsyncChannel<Frame, Frame>, Never>
 
     private init(
-        store: MessageStore, configuration: NodeConfiguration, logger: Logger,
+        store: MessageStore, configuration: NodeConfiguration, logger: Logger, clock: @escaping @Sendable () -> Double,
         channel: NIOAsyncChannel<NIOAsyncChannel<Frame, Frame>, Never>
     ) {
         self.store = store
+        self.clock = clock
         self.configuration = configuration
         self.logger = logger
         self.limiter = RateLimiter(policy: configuration.rateLimits)
@@ -70,7 +72,7 @@ public final class StoreNode: Sendable {
                     return try NIOAsyncChannel<Frame, Frame>(wrappingChannelSynchronously: channel)
                 }
             }
-        return StoreNode(store: store, configuration: configuration, logger: logger, channel: channel)
+        return StoreNode(store: store, configuration: configuration, logger: logger, clock: clock, channel: channel)
     }
 
     /// What the node has served and refused so far.
@@ -95,15 +97,9 @@ public final class StoreNode: Sendable {
         try? await serverChannel.channel.close()
     }
 
-    /// Seconds since the node started, for the rate limiter.
-    private var now: Double {
-        let elapsed = ContinuousClock.now - origin
-        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-    }
-
     /// Takes a token for one request, or throws the 429 that answers it.
     private func admit(_ streamProtocol: StreamProtocol, address: String) throws {
-        if case .limited(let milliseconds) = limiter.admit(streamProtocol, peer: address, now: now) {
+        if case .limited(let milliseconds) = limiter.admit(streamProtocol, peer: address, now: clock()) {
             counters.update { $0.requestsLimited += 1 }
             throw ProtocolError(StatusCode.tooManyRequests, "rate limited, retry after \(milliseconds) ms")
         }
