@@ -51,26 +51,35 @@ public final class KeyIndexSnapshot: ReconciliationStorage {
         return total
     }
 
-    /// Descends to the leaf holding `position`; returns it with the position of its first key.
-    private func leaf(containing position: Int) throws -> (view: NodeView, start: Int) {
-        if let lastLeaf, position >= lastLeaf.start, position < lastLeaf.start + lastLeaf.view.count {
-            return lastLeaf
-        }
+    /// Descends by position to the leaf holding `position` (for `position == count()`, the last
+    /// leaf): the leaf, the position of its first key, and, when `summing`, the sum of the ids of
+    /// the keys before it.
+    private func descend(to position: Int, summing: Bool) throws -> (view: NodeView, start: Int, sum: Accumulator) {
         guard let record else { throw StoreError.corruptRecord(what: "key index", detail: "no scope record") }
         var view = try node(record.root)
         var start = 0
-        var remaining = position
+        var sum = Accumulator()
         while !view.isLeaf {
             var index = 0
             while index < view.count - 1 {
                 let size = view.count(ofEntry: index)
-                if remaining < size { break }
-                remaining -= size
+                if position - start < size { break }
                 start += size
+                if summing { sum.add(view.sum(ofEntry: index)) }
                 index += 1
             }
             view = try node(view.child(ofEntry: index))
         }
+        return (view, start, sum)
+    }
+
+    /// The leaf holding `position`, with the position of its first key; the last one is kept,
+    /// as neighbouring positions are asked for in turn.
+    private func leaf(containing position: Int) throws -> (view: NodeView, start: Int) {
+        if let lastLeaf, position >= lastLeaf.start, position < lastLeaf.start + lastLeaf.view.count {
+            return lastLeaf
+        }
+        let (view, start, _) = try descend(to: position, summing: false)
         lastLeaf = (view, start)
         return (view, start)
     }
@@ -98,29 +107,9 @@ public final class KeyIndexSnapshot: ReconciliationStorage {
     private func prefixSum(_ position: Int) throws -> Accumulator {
         if position == 0 { return Accumulator() }
         if let hit = prefixCache.first(where: { $0.position == position }) { return hit.sum }
-        guard let record else { return Accumulator() }
-        var view = try node(record.root)
-        var sum = Accumulator()
-        var remaining = position
-        while !view.isLeaf {
-            var index = 0
-            while index < view.count - 1 {
-                let size = view.count(ofEntry: index)
-                if remaining < size { break }
-                remaining -= size
-                sum.add(view.sum(ofEntry: index))
-                index += 1
-            }
-            if index == view.count - 1 && remaining >= view.count(ofEntry: index) {
-                sum.add(view.sum(ofEntry: index))
-                remaining = 0
-                break
-            }
-            view = try node(view.child(ofEntry: index))
-        }
-        if view.isLeaf {
-            for index in 0..<min(remaining, view.count) { sum.add(view.key(at: index).hash) }
-        }
+        guard record != nil else { return Accumulator() }
+        var (view, start, sum) = try descend(to: position, summing: true)
+        for index in 0..<min(position - start, view.count) { sum.add(view.key(at: index).hash) }
         if prefixCache.count >= 2 { prefixCache.removeFirst() }
         prefixCache.append((position, sum))
         return sum
