@@ -53,12 +53,13 @@ func fuzzOne(_ bytes: [UInt8]) {
     case 3:
         _ = try? StoreCounts(decoding: &body)
     default:
-        guard let request = try? Waku_Store_V3_StoreQueryRequest(serializedBytes: Array(bytes.dropFirst())) else {
-            return
-        }
-        let response = StoreQuery.answer(request, store: store)
+        let response = StoreQuery.answer(serialized: Array(bytes.dropFirst()), store: store)
         fuzzCheck([200, 400, 503].contains(response.statusCode), "status is 200, 400 or 503")
         fuzzCheck(response.messages.count <= StoreQuery.maximumPageSize, "a page holds at most 100 messages")
+        guard let request = try? Waku_Store_V3_StoreQueryRequest(serializedBytes: Array(bytes.dropFirst())) else {
+            fuzzCheck(response.statusCode == 400, "a malformed request is a 400")
+            return
+        }
         fuzzCheck(response.requestID == request.requestID, "the request id is echoed")
     }
 }

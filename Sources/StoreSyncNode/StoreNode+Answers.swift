@@ -96,16 +96,7 @@ extension StoreNode {
     }
 
     func answerStoreQuery(_ request: inout ByteBuffer) throws -> ByteBuffer {
-        let response: Waku_Store_V3_StoreQueryResponse
-        do {
-            let query = try Waku_Store_V3_StoreQueryRequest(serializedBytes: Array(buffer: request))
-            response = StoreQuery.answer(query, store: store)
-        } catch {
-            var refusal = Waku_Store_V3_StoreQueryResponse()
-            refusal.statusCode = UInt32(StatusCode.badRequest)
-            refusal.statusDesc = "malformed StoreQueryRequest: \(error)"
-            response = refusal
-        }
+        let response = StoreQuery.answer(serialized: Array(buffer: request), store: store)
         return ByteBuffer(bytes: try response.serializedBytes() as [UInt8])
     }
 }

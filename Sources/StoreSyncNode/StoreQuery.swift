@@ -24,6 +24,19 @@ public enum StoreQuery {
         return ByteBuffer(bytes: try response.serializedBytes() as [UInt8])
     }
 
+    /// Answers the bytes of a request as they came from the network: a request that is not a
+    /// `StoreQueryRequest` gets status 400.
+    public static func answer(serialized: [UInt8], store: MessageStore) -> Waku_Store_V3_StoreQueryResponse {
+        do {
+            return answer(try Waku_Store_V3_StoreQueryRequest(serializedBytes: serialized), store: store)
+        } catch {
+            var refusal = Waku_Store_V3_StoreQueryResponse()
+            refusal.statusCode = UInt32(StatusCode.badRequest)
+            refusal.statusDesc = "malformed StoreQueryRequest: \(error)"
+            return refusal
+        }
+    }
+
     /// Answers a request: 200 with a page of messages (always in forward order) and a cursor when
     /// more remain, 400 with a description for a malformed request, 503 if the store fails.
     public static func answer(_ request: Waku_Store_V3_StoreQueryRequest, store: MessageStore)
