@@ -32,6 +32,12 @@ final class LMDBEnvironment: @unchecked Sendable {
         guard configuration.initialMapSize > 0, configuration.maximumMapSize >= configuration.initialMapSize else {
             throw StoreError.invalidConfiguration("need 0 < initialMapSize <= maximumMapSize")
         }
+        if let cap = configuration.retention.maximumBytes, cap < RetentionPolicy.minimumBytes {
+            throw StoreError.invalidConfiguration(
+                "a size cap of \(cap) bytes is below the minimum of \(RetentionPolicy.minimumBytes)")
+        }
+        let initialMapSize = configuration.effectiveInitialMapSize
+        let maximumMapSize = configuration.effectiveMaximumMapSize
         self.configuration = configuration
         let directory = configuration.directory
         let dataPath = directory + "/data.mdb"
@@ -57,14 +63,13 @@ final class LMDBEnvironment: @unchecked Sendable {
         guard let env else { throw StoreError.lmdb(code: -1, operation: "env create", message: "no environment") }
         pointer = env
         // Every stored property is set from here on, so a throw runs deinit, which closes env.
-        mapSize = configuration.initialMapSize
+        mapSize = initialMapSize
         try StoreError.check(mdb_env_set_maxdbs(env, 8), "set max dbs")
         try StoreError.check(mdb_env_set_maxreaders(env, configuration.maximumReaders), "set max readers")
         // Never map less than the file already holds: opened with a smaller map, LMDB sizes the
         // map to its last used page exactly, and growing from there after another process wrote
         // past it has crashed inside LMDB 0.9.24 (seen in the SIGKILL torture test).
-        let openingMapSize = min(
-            configuration.maximumMapSize, max(configuration.initialMapSize, (existingSize ?? 0) + (16 << 20)))
+        let openingMapSize = min(maximumMapSize, max(initialMapSize, (existingSize ?? 0) + (16 << 20)))
         mapSize = openingMapSize
         try StoreError.check(mdb_env_set_mapsize(env, openingMapSize), "set map size")
         var flags = UInt32(MDB_NOTLS)
@@ -80,7 +85,7 @@ final class LMDBEnvironment: @unchecked Sendable {
         var stat = MDB_stat()
         try StoreError.check(mdb_env_info(env, &info), "env info")
         try StoreError.check(mdb_env_stat(env, &stat), "env stat")
-        mapSize = max(info.me_mapsize, configuration.initialMapSize)
+        mapSize = max(info.me_mapsize, initialMapSize)
         let fileSize = (try? FileManager.default.attributesOfItem(atPath: dataPath)[.size] as? Int) ?? 0
         let needed = (Int(info.me_last_pgno) + 1) * Int(stat.ms_psize)
         if fileSize < needed {
@@ -180,10 +185,11 @@ final class LMDBEnvironment: @unchecked Sendable {
 
     private func grow() throws {
         try resizeLock.withExclusive { () throws in
-            guard mapSize < configuration.maximumMapSize else {
-                throw StoreError.mapFull(mapSize: mapSize, maximumMapSize: configuration.maximumMapSize)
+            let maximum = configuration.effectiveMaximumMapSize
+            guard mapSize < maximum else {
+                throw StoreError.mapFull(mapSize: mapSize, maximumMapSize: maximum)
             }
-            let next = min(configuration.maximumMapSize, max(mapSize * 2, mapSize + (64 << 20)))
+            let next = min(maximum, max(mapSize * 2, mapSize + (64 << 20)))
             try StoreError.check(mdb_env_set_mapsize(pointer, next), "grow map to \(next)")
             mapSize = next
         }

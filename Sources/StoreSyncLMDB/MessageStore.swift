@@ -1,5 +1,6 @@
 import CLMDB
 import StoreSyncCore
+import Synchronization
 
 /// A node's message archive and sync key indexes in one LMDB environment.
 ///
@@ -31,7 +32,9 @@ public final class MessageStore: Sendable {
     }
 
     let environment: LMDBEnvironment
-    private var databases: LMDBEnvironment.Databases { environment.databases }
+    /// Deletions by retention since the store was opened.
+    let retentionTotals = Mutex(RetentionReport())
+    var databases: LMDBEnvironment.Databases { environment.databases }
 
     private static let nextScopeKey = Array("next_scope".utf8)
     private static let nextContentTopicKey = Array("next_content_topic".utf8)
@@ -53,7 +56,7 @@ public final class MessageStore: Sendable {
 
     /// Stores messages in one write transaction: each message with its secondary index entry and
     /// its key in its pubsub topic's index. Already present messages are reported, not rewritten.
-    public func ingest(_ messages: [WakuMessage]) throws -> IngestResult {
+    func ingestBatch(_ messages: [WakuMessage]) throws -> IngestResult {
         let hasher = SHA256Hasher()
         var prepared: [(message: WakuMessage, key: SyncKey)?] = []
         var result = IngestResult()
@@ -163,7 +166,6 @@ public final class MessageStore: Sendable {
         -> Int
     {
         guard let record = try scopeRecord(txn, kind: Self.messageScopeKind, name: pubsubTopic) else { return 0 }
-        // Read first (pointers into the map are invalidated by writes), then change.
         var keys = [SyncKey]()
         let snapshot = KeyIndexSnapshot(txn: txn, nodes: databases.nodes, record: record)
         let count = try snapshot.count()
@@ -173,7 +175,14 @@ public final class MessageStore: Sendable {
             keys.append(key)
             return true
         }
-        guard !keys.isEmpty else { return 0 }
+        try deleteKeys(txn, pubsubTopic: pubsubTopic, record: record, keys: keys)
+        return keys.count
+    }
+
+    /// Deletes indexed messages of one pubsub topic, with their index entries, in `txn`.
+    func deleteKeys(_ txn: LMDBTransaction, pubsubTopic: String, record: ScopeRecord, keys: [SyncKey]) throws {
+        guard !keys.isEmpty else { return }
+        // Read first (pointers into the map are invalidated by writes), then change.
         var contents: [(key: SyncKey, contentTopic: String)] = []
         for key in keys {
             guard let raw = try key.hash.bytes.withUnsafeBytes({ try txn.get(databases.messages, $0) }) else {
@@ -192,7 +201,6 @@ public final class MessageStore: Sendable {
                 databases.byContent, Self.contentIndexKey(scope: record.scopeId, contentTopic: contentId, key: key))
         }
         try finish(writers, txn: txn, kind: Self.messageScopeKind)
-        return keys.count
     }
 
     // MARK: Reads

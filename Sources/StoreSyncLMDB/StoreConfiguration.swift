@@ -23,15 +23,19 @@ public struct StoreConfiguration: Sendable {
     /// times faster for small transactions. The data file then has the map's size as its
     /// apparent length (it is sparse: disk use is what is written).
     public var writeMap: Bool
+    /// What the store keeps; a size cap also caps the map, so the data file never grows past it.
+    public var retention: RetentionPolicy
 
-    /// Creates a configuration with defaults: 64 MiB to start, growing up to 1 TiB, full sync.
+    /// Creates a configuration with defaults: 64 MiB to start, growing up to 1 TiB, full sync,
+    /// everything kept.
     public init(
         directory: String,
         initialMapSize: Int = 64 << 20,
         maximumMapSize: Int = 1 << 40,
         durability: Durability = .full,
         maximumReaders: UInt32 = 256,
-        writeMap: Bool = false
+        writeMap: Bool = false,
+        retention: RetentionPolicy = .none
     ) {
         self.directory = directory
         self.initialMapSize = initialMapSize
@@ -39,5 +43,16 @@ public struct StoreConfiguration: Sendable {
         self.durability = durability
         self.maximumReaders = maximumReaders
         self.writeMap = writeMap
+        self.retention = retention
     }
+
+    /// The largest the map may grow to: the maximum, lowered to the size cap of the retention
+    /// policy (in whole 4 KiB pages) when there is one.
+    var effectiveMaximumMapSize: Int {
+        guard let cap = retention.maximumBytes else { return maximumMapSize }
+        return min(maximumMapSize, cap & ~4_095)
+    }
+
+    /// The map size to start with, never above the effective maximum.
+    var effectiveInitialMapSize: Int { min(initialMapSize, effectiveMaximumMapSize) }
 }

@@ -21,6 +21,8 @@ public struct SyncReport: Sendable, Equatable {
     public var sent = StoreCounts()
     /// Needed keys the peer did not deliver.
     public var missing = 0
+    /// The window reconciled: the one asked for, starting no earlier than retention keeps.
+    public var window: Range<UInt64> = 0..<0
 
     public init() {}
 }
@@ -29,15 +31,22 @@ extension NodeClient {
     /// Reconciles `pubsubTopic` over `window` between `store` (this side, initiator) and the
     /// peer, fetches what this side lacks (each message checked against the key it was sent for:
     /// a mismatch is counted as rejected, never stored) and sends what the peer lacks.
+    ///
+    /// The window starts no earlier than the store's retention floor: messages the store would
+    /// delete as soon as it got them are neither reconciled nor fetched.
     public func sync(
         store: MessageStore,
         pubsubTopic: String,
-        window: Range<UInt64> = 0..<UInt64.max,
+        window requested: Range<UInt64> = 0..<UInt64.max,
         policy: SplitPolicy = .adaptive,
         negentropyFrameLimit: Int = 1 << 20,
         logger: Logger = Logger(label: "storesync.sync")
     ) async throws -> SyncReport {
         var report = SyncReport()
+        let floor = try store.retentionFloor()
+        let window = min(max(requested.lowerBound, floor), requested.upperBound)..<requested.upperBound
+        report.window = window
+        guard !window.isEmpty else { return report }
         let (have, need) = try await reconcile(
             store: store, pubsubTopic: pubsubTopic, window: window, policy: policy,
             negentropyFrameLimit: negentropyFrameLimit, report: &report)

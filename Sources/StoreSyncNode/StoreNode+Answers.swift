@@ -28,10 +28,14 @@ extension StoreNode {
             return ByteBuffer(bytes: try response.serializedBytes() as [UInt8])
         case .offer(let topic, let window, let payload):
             let offered = try Waku_Store_V3_StoreQueryResponse(serializedBytes: Array(buffer: payload))
+            let floor = try store.retentionFloor()
             let counts = try storeVerified(offered.messages, peer: peer) { entry, message in
                 guard message.pubsubTopic == topic else { return "pubsub topic \(message.pubsubTopic), not \(topic)" }
                 guard message.timestamp >= 0, window.contains(UInt64(message.timestamp)) else {
                     return "timestamp \(message.timestamp) outside the session's window"
+                }
+                guard UInt64(message.timestamp) >= floor else {
+                    return "timestamp \(message.timestamp) is older than this node's retention keeps"
                 }
                 return nil
             }

@@ -1,0 +1,24 @@
+/// Counts of what a store holds, for operators: per pubsub topic and in all, with disk use.
+public struct StoreStatistics: Equatable, Sendable {
+    /// One pubsub topic's messages.
+    public struct Topic: Equatable, Sendable {
+        public var pubsubTopic: String
+        public var messages: Int
+        /// Timestamps (ns) of the oldest and newest message; nil when there is none.
+        public var oldest: UInt64?
+        public var newest: UInt64?
+    }
+
+    /// Per pubsub topic, in name order.
+    public var topics: [Topic]
+    /// The data file and its pages.
+    public var disk: DiskUsage
+    /// What the store keeps.
+    public var retention: RetentionPolicy
+
+    /// Messages over all pubsub topics.
+    public var messages: Int { topics.reduce(0) { $0 + $1.messages } }
+    /// The oldest and newest timestamp over all pubsub topics.
+    public var oldest: UInt64? { topics.compactMap(\.oldest).min() }
+    public var newest: UInt64? { topics.compactMap(\.newest).max() }
+}
