@@ -32,6 +32,16 @@ public enum StreamProtocol: UInt8, Sendable, CaseIterable {
 
     /// The version of each protocol this node speaks.
     public static let version: UInt8 = 1
+
+    /// The protocol's name in flags and metrics.
+    public var name: String {
+        switch self {
+        case .reconcile: "reconcile"
+        case .transfer: "transfer"
+        case .storeQuery: "store"
+        case .push: "push"
+        }
+    }
 }
 
 /// Status codes of error frames (and of Store v3 responses), HTTP-like.

@@ -12,6 +12,9 @@ public struct SyncReport: Sendable, Equatable {
     /// Data bytes this side sent and received, over all streams of the sync.
     public var bytesUp = 0
     public var bytesDown = 0
+    /// Of those, the bytes of the transfer stream (the rest are reconciliation).
+    public var transferBytesUp = 0
+    public var transferBytesDown = 0
     /// Keys only this side held, and keys only the peer held.
     public var have = 0
     public var need = 0
@@ -152,6 +155,8 @@ extension NodeClient {
             }
             report.bytesUp += stream.bytesSent
             report.bytesDown += stream.bytesReceived
+            report.transferBytesUp += stream.bytesSent
+            report.transferBytesDown += stream.bytesReceived
         }
     }
 }

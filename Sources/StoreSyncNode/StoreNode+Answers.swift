@@ -25,6 +25,7 @@ extension StoreNode {
                 response.messages.append(entry)
             }
             counters.update { $0.messagesServed += response.messages.count }
+            metrics.messagesTransferred(received: 0, sent: response.messages.count)
             return ByteBuffer(bytes: try response.serializedBytes() as [UInt8])
         case .offer(let topic, let window, let payload):
             let offered = try Waku_Store_V3_StoreQueryResponse(serializedBytes: Array(buffer: payload))
@@ -96,6 +97,8 @@ extension StoreNode {
             $0.messagesStored += final.stored
             $0.messagesRejected += final.rejected
         }
+        metrics.messagesTransferred(received: final.stored, sent: 0)
+        metrics.transfersRejected(final.rejected)
         return counts
     }
 

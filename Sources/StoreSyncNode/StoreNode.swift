@@ -18,6 +18,8 @@ public final class StoreNode: Sendable {
     /// The port the node listens on.
     public let port: Int
     let logger: Logger
+    /// Where the node reports what it does.
+    public let metrics: NodeMetrics
     let counters = NodeCounters()
     let limiter: RateLimiter
     /// Seconds since the node was bound: the one clock of its rate and bandwidth limits.
@@ -25,10 +27,11 @@ public final class StoreNode: Sendable {
     private let serverChannel: NIOAsyncChannel<NIOAsyncChannel<Frame, Frame>, Never>
 
     private init(
-        store: MessageStore, configuration: NodeConfiguration, logger: Logger, clock: @escaping @Sendable () -> Double,
-        channel: NIOAsyncChannel<NIOAsyncChannel<Frame, Frame>, Never>
+        store: MessageStore, configuration: NodeConfiguration, logger: Logger, metrics: NodeMetrics,
+        clock: @escaping @Sendable () -> Double, channel: NIOAsyncChannel<NIOAsyncChannel<Frame, Frame>, Never>
     ) {
         self.store = store
+        self.metrics = metrics
         self.clock = clock
         self.configuration = configuration
         self.logger = logger
@@ -42,7 +45,8 @@ public final class StoreNode: Sendable {
         store: MessageStore,
         configuration: NodeConfiguration,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
-        logger: Logger = Logger(label: "storesync.node")
+        logger: Logger = Logger(label: "storesync.node"),
+        metrics: NodeMetrics = .disabled
     ) async throws -> StoreNode {
         let maximumFrameSize = configuration.maximumFrameSize
         func amount(_ seconds: Double) -> TimeAmount { .nanoseconds(Int64(seconds * 1e9)) }
@@ -72,7 +76,8 @@ public final class StoreNode: Sendable {
                     return try NIOAsyncChannel<Frame, Frame>(wrappingChannelSynchronously: channel)
                 }
             }
-        return StoreNode(store: store, configuration: configuration, logger: logger, clock: clock, channel: channel)
+        return StoreNode(
+            store: store, configuration: configuration, logger: logger, metrics: metrics, clock: clock, channel: channel)
     }
 
     /// What the node has served and refused so far.
@@ -101,6 +106,7 @@ public final class StoreNode: Sendable {
     private func admit(_ streamProtocol: StreamProtocol, address: String) throws {
         if case .limited(let milliseconds) = limiter.admit(streamProtocol, peer: address, now: clock()) {
             counters.update { $0.requestsLimited += 1 }
+            metrics.requestRejected(streamProtocol, code: StatusCode.tooManyRequests)
             throw ProtocolError(StatusCode.tooManyRequests, "rate limited, retry after \(milliseconds) ms")
         }
     }
@@ -170,28 +176,46 @@ public final class StoreNode: Sendable {
                 StatusCode.upgradeRequired,
                 "\(streamProtocol) version \(version) is not supported; this node speaks \(StreamProtocol.version)")
         }
+        do {
+            try await serve(streamProtocol, &frames, outbound, peer: peer, address: address)
+        } catch {
+            let (code, _) = Self.status(of: error)
+            if code != StatusCode.tooManyRequests { metrics.requestRejected(streamProtocol, code: code) }
+            throw error
+        }
+    }
+
+    private func serve(
+        _ streamProtocol: StreamProtocol,
+        _ frames: inout NIOAsyncChannelInboundStream<Frame>.AsyncIterator,
+        _ outbound: NIOAsyncChannelOutboundWriter<Frame>,
+        peer: String,
+        address: String
+    ) async throws {
         switch streamProtocol {
         case .reconcile:
             try admit(.reconcile, address: address)
             try await serveReconcile(&frames, outbound)
         case .transfer:
             try admit(.transfer, address: address)
-            try await serveRequests(&frames, outbound) { try self.answerTransfer(&$0, peer: peer) }
+            try await serveRequests(.transfer, &frames, outbound) { try self.answerTransfer(&$0, peer: peer) }
         case .storeQuery:
-            try await serveRequests(&frames, outbound) { request in
+            try await serveRequests(.storeQuery, &frames, outbound) { request in
                 do {
                     try self.admit(.storeQuery, address: address)
                 } catch let limited as ProtocolError {
                     // Answered without decoding the request: a Store v3 response with status 429.
                     return try StoreQuery.limited(limited.message)
                 }
+                let started = ContinuousClock.now
+                defer { self.metrics.queryLatency(ContinuousClock.now - started) }
                 return try self.answerStoreQuery(&request)
             }
         case .push:
             guard configuration.allowPush else {
                 throw ProtocolError(StatusCode.forbidden, "push is not enabled on this node")
             }
-            try await serveRequests(&frames, outbound) { request in
+            try await serveRequests(.push, &frames, outbound) { request in
                 try self.admit(.push, address: address)
                 return try self.answerPush(&request, peer: peer)
             }
@@ -200,6 +224,7 @@ public final class StoreNode: Sendable {
 
     /// Answers each data frame with one data frame until the client ends the stream.
     private func serveRequests(
+        _ streamProtocol: StreamProtocol,
         _ frames: inout NIOAsyncChannelInboundStream<Frame>.AsyncIterator,
         _ outbound: NIOAsyncChannelOutboundWriter<Frame>,
         answer: (inout ByteBuffer) throws -> ByteBuffer
@@ -207,7 +232,11 @@ public final class StoreNode: Sendable {
         while true {
             switch try await frames.next() {
             case .data(var request)?:
-                try await outbound.write(.data(try answer(&request)))
+                let received = request.readableBytes
+                let response = try answer(&request)
+                metrics.requestServed(streamProtocol)
+                metrics.bytes(streamProtocol, received: received, sent: response.readableBytes)
+                try await outbound.write(.data(response))
             case .end?, nil:
                 return
             default:
@@ -223,25 +252,37 @@ public final class StoreNode: Sendable {
         guard case .data(var first)? = try await frames.next() else {
             throw ProtocolError.bad("a reconcile stream starts with its scope, window and first message")
         }
+        metrics.bytes(.reconcile, received: first.readableBytes, sent: 0)
         let open = try ReconcileOpen(decoding: &first)
         counters.update { $0.reconcileSessions += 1 }
-        let reconciler = try Reconciler(
-            frameSizeLimit: configuration.negentropyFrameLimit, policy: configuration.policy,
-            limits: configuration.reconcileLimits)
-        var message = open.message
-        while true {
-            let reply = try store.withSnapshot(pubsubTopic: open.pubsubTopic) { snapshot in
-                try reconciler.respond(to: message, storage: WindowedStorage(snapshot, window: open.window))
+        var rounds = 0
+        do {
+            let reconciler = try Reconciler(
+                frameSizeLimit: configuration.negentropyFrameLimit, policy: configuration.policy,
+                limits: configuration.reconcileLimits)
+            var message = open.message
+            while true {
+                let reply = try store.withSnapshot(pubsubTopic: open.pubsubTopic) { snapshot in
+                    try reconciler.respond(to: message, storage: WindowedStorage(snapshot, window: open.window))
+                }
+                rounds += 1
+                metrics.bytes(.reconcile, received: 0, sent: reply.count)
+                try await outbound.write(.data(ByteBuffer(bytes: reply)))
+                switch try await frames.next() {
+                case .data(let next)?:
+                    metrics.bytes(.reconcile, received: next.readableBytes, sent: 0)
+                    message = Array(buffer: next)
+                case .end?, nil:
+                    metrics.requestServed(.reconcile)
+                    metrics.syncSession(role: .responder, outcome: "ok", rounds: rounds, differences: nil)
+                    return
+                default:
+                    throw ProtocolError.bad("expected a reconcile message or end")
+                }
             }
-            try await outbound.write(.data(ByteBuffer(bytes: reply)))
-            switch try await frames.next() {
-            case .data(let next)?:
-                message = Array(buffer: next)
-            case .end?, nil:
-                return
-            default:
-                throw ProtocolError.bad("expected a reconcile message or end")
-            }
+        } catch {
+            metrics.syncSession(role: .responder, outcome: "error", rounds: rounds, differences: nil)
+            throw error
         }
     }
 }

@@ -9,14 +9,18 @@ final class TestNode {
     let directory: TemporaryDirectory
     let store: MessageStore
     let node: StoreNode
+    /// The node's metrics, in a Prometheus registry of its own.
+    let endpoint: MetricsEndpoint
     private let serving: Task<Void, any Error>
 
     init(
         allowPush: Bool = false, maximumFrameSize: Int = 4 << 20, rateLimits: RateLimitPolicy = .none,
-        configure: (inout NodeConfiguration) -> Void = { _ in }
+        retention: RetentionPolicy = .none, configure: (inout NodeConfiguration) -> Void = { _ in }
     ) async throws {
         directory = try TemporaryDirectory("node")
-        store = try MessageStore(StoreConfiguration(directory: directory.sub("store"), durability: .noSync))
+        store = try MessageStore(
+            StoreConfiguration(directory: directory.sub("store"), durability: .noSync, retention: retention))
+        endpoint = MetricsEndpoint(store: store)
         var configuration = NodeConfiguration(
             maximumFrameSize: maximumFrameSize, allowPush: allowPush, rateLimits: rateLimits)
         // Tests that wait on child processes can starve the cooperative pool for seconds on two
@@ -24,7 +28,7 @@ final class TestNode {
         configuration.handshakeTimeout = 120
         configuration.idleTimeout = 120
         configure(&configuration)
-        node = try await StoreNode.bind(store: store, configuration: configuration)
+        node = try await StoreNode.bind(store: store, configuration: configuration, metrics: endpoint.metrics)
         let node = self.node
         serving = Task { try await node.serve() }
     }
