@@ -73,9 +73,9 @@ func say(_ text: String) {
 }
 
 /// Opens the store in `directory`, or explains why it cannot be opened and exits 1.
-func openStore(_ directory: String) throws -> MessageStore {
+func openStore(_ directory: String, retention: RetentionPolicy = .none) throws -> MessageStore {
     do {
-        return try MessageStore(StoreConfiguration(directory: directory))
+        return try MessageStore(StoreConfiguration(directory: directory, retention: retention))
     } catch {
         printError(explain(error, dataDirectory: directory))
         throw ExitCode(1)
@@ -92,4 +92,26 @@ struct RetryOptions: ParsableArguments {
 
     /// Backoff from 1 s, capped at `--max-backoff`.
     var policy: RetryPolicy { RetryPolicy(maximumDelay: maxBackoff, maximumAttempts: max(1, attempts)) }
+}
+
+/// The `--retention` flag of the commands that write to a store.
+struct RetentionOptions: ParsableArguments {
+    @Option(
+        name: .customLong("retention"),
+        help: """
+            What the store keeps, repeatable or comma-separated: time:<seconds>, capacity:<count>, \
+            size:<n>mb|gb (a hard cap on the data file), or none (the default). Oldest messages go first.
+            """)
+    var settings: [String] = []
+
+    func validate() throws {
+        do {
+            _ = try RetentionPolicy.parse(settings)
+        } catch {
+            throw ValidationError(error.description)
+        }
+    }
+
+    /// The parsed policy (valid: `validate()` ran).
+    var policy: RetentionPolicy { (try? RetentionPolicy.parse(settings)) ?? .none }
 }

@@ -15,9 +15,11 @@ struct Import: ParsableCommand {
     @Argument(help: "JSON Lines file: pubsub_topic, content_topic, payload (base64), meta, timestamp (ns), ephemeral.")
     var file: String
 
+    @OptionGroup var retention: RetentionOptions
+
     func run() throws {
         let lines = try loadLines(file)
-        let store = try openStore(dataDir)
+        let store = try openStore(dataDir, retention: retention.policy)
         var counts = StoreCounts(rejected: lines.rejected.count)
         var reasons = lines.rejected
         var index = 0

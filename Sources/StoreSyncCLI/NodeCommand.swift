@@ -62,6 +62,14 @@ struct Node: AsyncParsableCommand {
     @Option(help: "Ids one reconcile message may carry, over all its id lists.")
     var maxIds = 1_000_000
 
+    @OptionGroup var retention: RetentionOptions
+
+    @Option(help: "Seconds between retention passes (one also runs at start and before writes that need room).")
+    var retentionInterval = 60.0
+
+    @Option(help: "Serve Prometheus metrics over HTTP at HOST:PORT, path /metrics.")
+    var metricsListen: Endpoint?
+
     func validate() throws {
         do {
             _ = try RateLimitPolicy.parse(rateLimits)
@@ -72,6 +80,7 @@ struct Node: AsyncParsableCommand {
         guard handshakeTimeout > 0, idleTimeout > 0, maxStreamDuration > 0 else {
             throw ValidationError("timeouts must be positive numbers of seconds")
         }
+        guard retentionInterval > 0 else { throw ValidationError("--retention-interval must be positive") }
         guard maxConnections > 0, maxConnectionsPerPeer > 0, bandwidthPerPeer >= 0, maxRanges > 0, maxIds > 0 else {
             throw ValidationError("connection bounds must be positive and bandwidth not negative")
         }
@@ -80,7 +89,8 @@ struct Node: AsyncParsableCommand {
     func run() async throws {
         var logger = Logger(label: "storesync.node")
         logger.logLevel = .info
-        let store = try openStore(dataDir)
+        let store = try openStore(dataDir, retention: retention.policy)
+        let endpoint = MetricsEndpoint(store: store)
         let node: StoreNode
         do {
             node = try await StoreNode.bind(
@@ -93,17 +103,30 @@ struct Node: AsyncParsableCommand {
                     maximumConnections: maxConnections, maximumConnectionsPerPeer: maxConnectionsPerPeer,
                     bandwidthPerPeer: bandwidthPerPeer == 0 ? nil : bandwidthPerPeer,
                     reconcileLimits: DecodingLimits(maximumRanges: maxRanges, maximumIds: maxIds)),
-                logger: logger)
+                logger: logger, metrics: endpoint.metrics)
         } catch {
             printError("cannot listen on \(listen): \(error); is the port free and the address local?")
             throw ExitCode(1)
         }
-        say("listening on \(listen.host):\(node.port), data in \(dataDir)")
+        var metricsServer: MetricsServer?
+        if let metricsListen {
+            do {
+                metricsServer = try await MetricsServer.bind(host: metricsListen.host, port: metricsListen.port) {
+                    endpoint.render()
+                }
+            } catch {
+                await node.close()
+                printError("cannot serve metrics on \(metricsListen): \(error); is the port free?")
+                throw ExitCode(1)
+            }
+            say("metrics on http://\(metricsListen.host):\(metricsServer?.port ?? 0)/metrics")
+        }
+        say("listening on \(listen.host):\(node.port), data in \(dataDir), retention \(retention.policy)")
         let startupSync = Task {
             for peer in peers {
                 for topic in pubsubTopics {
                     do {
-                        let report = try await peer.client.sync(store: store, pubsubTopic: topic, policy: policy)
+                        let report = try await node.sync(with: peer.client, pubsubTopic: topic)
                         say(
                             "synced \(topic) with \(peer): \(report.fetched.stored) fetched, \(report.sent.stored) sent"
                         )
@@ -114,11 +137,15 @@ struct Node: AsyncParsableCommand {
             }
         }
         // SIGTERM and SIGINT stop the node gracefully: no new streams, those under way finish.
-        let group = ServiceGroup(
-            services: [NodeService(node: node)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        var services: [any Service] = [NodeService(node: node)]
+        if !retention.policy.keepsEverything {
+            services.append(RetentionService(store: store, interval: retentionInterval, logger: logger))
+        }
+        let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try await group.run()
         startupSync.cancel()
         _ = await startupSync.result
+        await metricsServer?.close()
         say("stopped; store closed")
     }
 }
@@ -133,6 +160,32 @@ struct NodeService: Service {
         } onGracefulShutdown: {
             let node = node
             Task { await node.close() }
+        }
+    }
+}
+
+/// Applies the store's retention policy at start and then every `interval` seconds, until
+/// graceful shutdown. A failed pass is logged and retried at the next interval.
+struct RetentionService: Service {
+    let store: MessageStore
+    let interval: Double
+    let logger: Logger
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do {
+                    let report = try store.applyRetention()
+                    if report.total > 0 {
+                        logger.info(
+                            "retention deleted \(report.total) messages (age \(report.byAge), count \(report.byCount), size \(report.bySize))"
+                        )
+                    }
+                } catch {
+                    logger.error("retention pass failed: \(error)")
+                }
+                try? await Task.sleep(for: .milliseconds(Int(interval * 1_000)))
+            }
         }
     }
 }

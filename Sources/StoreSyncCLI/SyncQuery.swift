@@ -26,8 +26,10 @@ struct Sync: AsyncParsableCommand {
 
     @OptionGroup var retry: RetryOptions
 
+    @OptionGroup var retention: RetentionOptions
+
     func run() async throws {
-        let store = try openStore(dataDir)
+        let store = try openStore(dataDir, retention: retention.policy)
         let now = nowNanoseconds()
         let range = window.map { (now - min(now, $0.nanoseconds))..<UInt64.max } ?? 0..<UInt64.max
         do {

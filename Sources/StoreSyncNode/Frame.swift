@@ -29,6 +29,8 @@ public enum StreamProtocol: UInt8, Sendable, CaseIterable {
     case storeQuery = 3
     /// Clients handing a node messages to store.
     case push = 4
+    /// Per-bucket message counts and fingerprints, and key lists, for comparing nodes.
+    case count = 5
 
     /// The version of each protocol this node speaks.
     public static let version: UInt8 = 1
@@ -40,6 +42,7 @@ public enum StreamProtocol: UInt8, Sendable, CaseIterable {
         case .transfer: "transfer"
         case .storeQuery: "store"
         case .push: "push"
+        case .count: "count"
         }
     }
 }

@@ -46,18 +46,19 @@ public struct RateLimitPolicy: Hashable, Sendable {
     /// No limits at all.
     public static let none = RateLimitPolicy(limits: [:], defaultLimit: nil)
 
-    /// The defaults: queries and pushes 20 a second per peer, reconciliations 30 a minute,
-    /// transfers 60 a minute; the node as a whole 20 times that.
+    /// The defaults: queries, count requests and pushes 20 a second per peer, reconciliations 30
+    /// a minute, transfers 60 a minute; the node as a whole 20 times that.
     public static let defaults = RateLimitPolicy(
         limits: [
             .storeQuery: RateLimit(count: 20, periodSeconds: 1), .push: RateLimit(count: 20, periodSeconds: 1),
+            .count: RateLimit(count: 20, periodSeconds: 1),
             .reconcile: RateLimit(count: 30, periodSeconds: 60), .transfer: RateLimit(count: 60, periodSeconds: 60),
         ],
         defaultLimit: nil)
 
     /// The protocol names of the flag.
     static let names: [String: StreamProtocol] = [
-        "store": .storeQuery, "reconcile": .reconcile, "transfer": .transfer, "push": .push,
+        "store": .storeQuery, "reconcile": .reconcile, "transfer": .transfer, "push": .push, "count": .count,
     ]
 
     /// Parses the settings of the flag; throws a message naming the bad setting.
@@ -78,7 +79,7 @@ public struct RateLimitPolicy: Hashable, Sendable {
             }
             guard let target = names[String(parts[0])] else {
                 throw .bad(
-                    "rate limit \(setting): unknown protocol \(parts[0]); use store, reconcile, transfer or push")
+                    "rate limit \(setting): unknown protocol \(parts[0]); use store, reconcile, transfer, push or count")
             }
             guard let limit = RateLimit(parsing: parts[1]) else {
                 throw .bad("rate limit \(setting): expected N/<time> like 10/1s")

@@ -219,6 +219,11 @@ public final class StoreNode: Sendable {
                 try self.admit(.push, address: address)
                 return try self.answerPush(&request, peer: peer)
             }
+        case .count:
+            try await serveRequests(.count, &frames, outbound) { request in
+                try self.admit(.count, address: address)
+                return try self.answerCount(&request)
+            }
         }
     }
 

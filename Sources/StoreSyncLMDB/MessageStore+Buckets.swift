@@ -1,0 +1,64 @@
+import CLMDB
+import StoreSyncCore
+
+/// The messages of one time bucket: how many, and the sum of their key hashes (from which a
+/// Negentropy fingerprint is made), so that two stores can tell whether they agree on a bucket
+/// without exchanging its keys.
+public struct BucketSummary: Equatable, Sendable {
+    public var count: Int
+    public var sum: Accumulator
+
+    public init(count: Int = 0, sum: Accumulator = Accumulator()) {
+        self.count = count
+        self.sum = sum
+    }
+}
+
+extension MessageStore {
+    /// Summaries of consecutive time buckets `[start + i·width, start + (i+1)·width)`, the last
+    /// one ending at `end`, of the messages of a pubsub topic (only those on `contentTopics`
+    /// when some are given). Without content topics each bucket costs O(log n) on the key
+    /// index; with them, the content-topic index is scanned over the range.
+    public func bucketSummaries(
+        pubsubTopic: String, contentTopics: [String], start: UInt64, end: UInt64, width: UInt64
+    ) throws -> [BucketSummary] {
+        precondition(width > 0 && start <= end, "buckets need a positive width and start <= end")
+        let buckets = Int((end - start) / width + ((end - start) % width == 0 ? 0 : 1))
+        var summaries = [BucketSummary](repeating: BucketSummary(), count: buckets)
+        guard buckets > 0 else { return summaries }
+        try environment.read { txn in
+            guard let record = try scopeRecord(txn, kind: Self.messageScopeKind, name: pubsubTopic) else { return }
+            if contentTopics.isEmpty {
+                let snapshot = KeyIndexSnapshot(txn: txn, nodes: databases.nodes, record: record)
+                let count = try snapshot.count()
+                var lower = try snapshot.lowerBound(of: SyncKey(timestamp: start), in: 0..<count)
+                for index in 0..<buckets {
+                    let (bucketEnd, overflow) = start.addingReportingOverflow(UInt64(index + 1) * width)
+                    let upperTimestamp = overflow ? end : min(end, bucketEnd)
+                    let upper = try snapshot.lowerBound(of: SyncKey(timestamp: upperTimestamp), in: lower..<count)
+                    summaries[index] = BucketSummary(count: upper - lower, sum: try snapshot.accumulator(of: lower..<upper))
+                    lower = upper
+                }
+                return
+            }
+            for topic in Set(contentTopics) {
+                guard let id = try storedContentTopicId(txn, topic: topic) else { continue }
+                try txn.scan(
+                    databases.byContent,
+                    from: Self.contentIndexKey(scope: record.scopeId, contentTopic: id, key: SyncKey(timestamp: start))
+                ) { raw, _ in
+                    guard raw.count == 48, raw.loadBigEndianUInt32(at: 0) == record.scopeId,
+                        raw.loadBigEndianUInt32(at: 4) == id
+                    else { return false }
+                    let key = NodeView.key(in: raw, at: 8)
+                    guard key.timestamp < end else { return false }
+                    let index = Int((key.timestamp - start) / width)
+                    summaries[index].count += 1
+                    summaries[index].sum.add(key.hash)
+                    return true
+                }
+            }
+        }
+        return summaries
+    }
+}
