@@ -33,6 +33,14 @@ let package = Package(
             ],
             path: "Sources/StoreBench"
         ),
+        .executableTarget(
+            name: "disk-bench",
+            dependencies: [
+                .product(name: "StoreSyncCore", package: "StoreSync"),
+                .product(name: "StoreSyncLMDB", package: "StoreSync"),
+            ],
+            path: "Sources/DiskBench"
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -91,13 +91,18 @@ struct Count: AsyncParsableCommand {
         func pad(_ text: String, _ width: Int) -> String {
             String(repeating: " ", count: max(0, width - text.count)) + text
         }
-        var lines = ["bucket start (UTC)        " + zip(table.nodes, widths).map { pad($0, $1) }.joined(separator: "  ")]
+        var lines = [
+            "bucket start (UTC)        " + zip(table.nodes, widths).map { pad($0, $1) }.joined(separator: "  ")
+        ]
         for row in table.rows where !onlyDifferences || !row.agree {
             let cells = zip(row.buckets, widths).map { pad(String($0.count), $1) }.joined(separator: "  ")
-            lines.append(date(row.start).padding(toLength: 26, withPad: " ", startingAt: 0) + cells + (row.agree ? "" : "  *"))
+            lines.append(
+                date(row.start).padding(toLength: 26, withPad: " ", startingAt: 0) + cells + (row.agree ? "" : "  *"))
         }
         let totals = table.nodes.indices.map { column in table.rows.reduce(0) { $0 + $1.buckets[column].count } }
-        lines.append("total".padding(toLength: 26, withPad: " ", startingAt: 0) + zip(totals, widths).map { pad(String($0), $1) }.joined(separator: "  "))
+        lines.append(
+            "total".padding(toLength: 26, withPad: " ", startingAt: 0)
+                + zip(totals, widths).map { pad(String($0), $1) }.joined(separator: "  "))
         lines.append("\(table.disagreements.count) of \(table.rows.count) buckets disagree")
         return lines.joined(separator: "\n")
     }

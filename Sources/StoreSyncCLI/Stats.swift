@@ -52,7 +52,8 @@ struct Stats: ParsableCommand {
         }
         let width = max(12, statistics.topics.map(\.pubsubTopic.count).max() ?? 0)
         lines.append("")
-        lines.append("pubsub topic".padding(toLength: width, withPad: " ", startingAt: 0) + "  messages  oldest  newest")
+        lines.append(
+            "pubsub topic".padding(toLength: width, withPad: " ", startingAt: 0) + "  messages  oldest  newest")
         for topic in statistics.topics {
             lines.append(
                 topic.pubsubTopic.padding(toLength: width, withPad: " ", startingAt: 0)

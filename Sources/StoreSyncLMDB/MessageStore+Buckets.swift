@@ -36,7 +36,8 @@ extension MessageStore {
                     let (bucketEnd, overflow) = start.addingReportingOverflow(UInt64(index + 1) * width)
                     let upperTimestamp = overflow ? end : min(end, bucketEnd)
                     let upper = try snapshot.lowerBound(of: SyncKey(timestamp: upperTimestamp), in: lower..<count)
-                    summaries[index] = BucketSummary(count: upper - lower, sum: try snapshot.accumulator(of: lower..<upper))
+                    summaries[index] = BucketSummary(
+                        count: upper - lower, sum: try snapshot.accumulator(of: lower..<upper))
                     lower = upper
                 }
                 return

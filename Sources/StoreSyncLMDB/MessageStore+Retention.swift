@@ -109,7 +109,8 @@ extension MessageStore {
         if let capacity = retention.maximumCount, try messageCount() >= capacity { full = true }
         if retention.maximumBytes != nil {
             let usage = try environment.usage()
-            full = full || Double(usage.usedPages) > Self.sizeCapFullMark * Double(usage.maximumMapBytes / usage.pageSize)
+            full =
+                full || Double(usage.usedPages) > Self.sizeCapFullMark * Double(usage.maximumMapBytes / usage.pageSize)
         }
         if full, let oldest = try statistics().oldest { floor = max(floor, oldest) }
         return floor

@@ -17,6 +17,7 @@ public struct RetentionReport: Equatable, Sendable {
     public var total: Int { byAge + byCount + bySize }
 
     public static func + (lhs: RetentionReport, rhs: RetentionReport) -> RetentionReport {
-        RetentionReport(byAge: lhs.byAge + rhs.byAge, byCount: lhs.byCount + rhs.byCount, bySize: lhs.bySize + rhs.bySize)
+        RetentionReport(
+            byAge: lhs.byAge + rhs.byAge, byCount: lhs.byCount + rhs.byCount, bySize: lhs.bySize + rhs.bySize)
     }
 }

@@ -82,7 +82,9 @@ public enum CountRequest: Equatable, Sendable {
                 throw .bad("bucket width missing or zero")
             }
             let span = filter.timeRange.upperBound - filter.timeRange.lowerBound
-            guard span / width < UInt64(Self.maximumBuckets) || (span / width == UInt64(Self.maximumBuckets) && span % width == 0)
+            guard
+                span / width < UInt64(Self.maximumBuckets)
+                    || (span / width == UInt64(Self.maximumBuckets) && span % width == 0)
             else { throw .bad("more than \(Self.maximumBuckets) buckets; widen them or narrow the range") }
             self = .buckets(filter, bucketWidth: width)
         case 2:

@@ -79,7 +79,8 @@ public struct RateLimitPolicy: Hashable, Sendable {
             }
             guard let target = names[String(parts[0])] else {
                 throw .bad(
-                    "rate limit \(setting): unknown protocol \(parts[0]); use store, reconcile, transfer, push or count")
+                    "rate limit \(setting): unknown protocol \(parts[0]); use store, reconcile, transfer, push or count"
+                )
             }
             guard let limit = RateLimit(parsing: parts[1]) else {
                 throw .bad("rate limit \(setting): expected N/<time> like 10/1s")

@@ -77,7 +77,8 @@ public final class StoreNode: Sendable {
                 }
             }
         return StoreNode(
-            store: store, configuration: configuration, logger: logger, metrics: metrics, clock: clock, channel: channel)
+            store: store, configuration: configuration, logger: logger, metrics: metrics, clock: clock, channel: channel
+        )
     }
 
     /// What the node has served and refused so far.

@@ -33,7 +33,8 @@ struct CrossNodeCountTests {
         let b = try await TestNode()
         let c = try await TestNode()
         _ = try a.store.ingest(messages)
-        _ = try b.store.ingest(messages.enumerated().filter { ![5, 130, 430].contains($0.offset) }.map(\.element) + [extraB])
+        _ = try b.store.ingest(
+            messages.enumerated().filter { ![5, 130, 430].contains($0.offset) }.map(\.element) + [extraB])
         _ = try c.store.ingest(messages.enumerated().filter { $0.offset != 250 }.map(\.element) + [extraC])
         return (a, b, c, [extraB, extraC])
     }
@@ -76,7 +77,8 @@ struct CrossNodeCountTests {
         let filtered = try await CrossNodeCount.gather(nodes: named, filter: c1, bucketWidth: Self.minute)
         #expect(filtered.rows.map { $0.buckets[0].count } == Array(repeating: 20, count: 10))
         #expect(filtered.disagreements.map { ($0.start - Self.base) / Self.minute } == [2, 4, 7])
-        #expect(filtered.disagreements.map { $0.buckets.map(\.count) } == [[20, 19, 20], [20, 20, 19], [20, 19, 20]])
+        #expect(
+            filtered.disagreements.map { $0.buckets.map(\.count) } == [[20, 19, 20], [20, 20, 19], [20, 19, 20]])
         await a.stop()
         await b.stop()
         await c.stop()
@@ -95,7 +97,9 @@ struct CrossNodeCountTests {
             return
         }
         #expect(code == 400 && message.contains("10000 buckets"))
-        let garbage = try await raw.exchange(frames: [.hello(protocolId: 5, version: 1), .data(ByteBuffer(bytes: [2, 0]))])
+        let garbage = try await raw.exchange(frames: [
+            .hello(protocolId: 5, version: 1), .data(ByteBuffer(bytes: [2, 0])),
+        ])
         guard case .error(400, _)? = garbage else {
             Issue.record("expected 400, got \(String(describing: garbage))")
             return
@@ -105,7 +109,8 @@ struct CrossNodeCountTests {
         #expect(try await node.client.bucketCounts(filter, bucketWidth: 1).count == 10_000)
         for request in [
             CountRequest.buckets(filter, bucketWidth: 7),
-            .keys(filter, after: SyncKey(timestamp: 9, hash: try Self.message(1).hash), limit: 3), .keys(filter, after: nil, limit: 1),
+            .keys(filter, after: SyncKey(timestamp: 9, hash: try Self.message(1).hash), limit: 3),
+            .keys(filter, after: nil, limit: 1),
         ] {
             var buffer = ByteBuffer()
             request.encode(into: &buffer)
@@ -127,7 +132,8 @@ struct CrossNodeCountTests {
             let chunk = handle.availableData
             collected.withLock { $0.append(chunk) }
         }
-        let status = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Int32, any Error>) in
+        let status = try await withCheckedThrowingContinuation {
+            (continuation: CheckedContinuation<Int32, any Error>) in
             process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
             do {
                 try process.run()
@@ -143,7 +149,8 @@ struct CrossNodeCountTests {
     }
 
     @Test func theCommandPrintsTheTableAndTheDiff() async throws {
-        try #require(FileManager.default.isExecutableFile(atPath: CommandLineTests.executable.path), "storesync is built")
+        try #require(
+            FileManager.default.isExecutableFile(atPath: CommandLineTests.executable.path), "storesync is built")
         let (a, b, c, extras) = try await Self.nodes()
         let messages = try Self.stream()
         let run = try await Self.runTool(

@@ -66,7 +66,8 @@ struct MetricsTests {
         let messages = try testMessages(count: 400, seed: 5)
         let initiator = try await TestNode(retention: RetentionPolicy(maximumCount: 390))
         let responder = try await TestNode(
-            rateLimits: RateLimitPolicy(limits: [.storeQuery: RateLimit(count: 3, periodSeconds: 3_600)], defaultLimit: nil))
+            rateLimits: RateLimitPolicy(
+                limits: [.storeQuery: RateLimit(count: 3, periodSeconds: 3_600)], defaultLimit: nil))
         _ = try initiator.store.ingest(Array(messages[0..<300]))
         _ = try responder.store.ingest(Array(messages[100..<400]))
         let report = try await initiator.node.sync(with: responder.client, pubsubTopic: Self.topic)
