@@ -108,6 +108,7 @@ struct Node: AsyncParsableCommand {
             printError("cannot listen on \(listen): \(error); is the port free and the address local?")
             throw ExitCode(1)
         }
+        say("listening on \(listen.host):\(node.port), data in \(dataDir), retention \(retention.policy)")
         var metricsServer: MetricsServer?
         if let metricsListen {
             do {
@@ -121,7 +122,6 @@ struct Node: AsyncParsableCommand {
             }
             say("metrics on http://\(metricsListen.host):\(metricsServer?.port ?? 0)/metrics")
         }
-        say("listening on \(listen.host):\(node.port), data in \(dataDir), retention \(retention.policy)")
         let startupSync = Task {
             for peer in peers {
                 for topic in pubsubTopics {

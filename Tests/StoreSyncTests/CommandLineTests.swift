@@ -30,7 +30,7 @@ struct CommandLineTests {
         }.joined(separator: "\n")
     }
 
-    @Test func importServeQuerySyncPushAndStop() throws {
+    @Test func importServeQuerySyncPushAndStop() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: Self.executable.path), "storesync is built")
         let directory = try TemporaryDirectory("cli")
         let messages = try testMessages(count: 60, seed: 21)
@@ -46,7 +46,10 @@ struct CommandLineTests {
         // A node on a free port; it prints the port it listens on.
         let node = Process()
         node.executableURL = Self.executable
-        node.arguments = ["node", "--data-dir", directory.sub("a"), "--listen", "127.0.0.1:0", "--allow-push"]
+        node.arguments = [
+            "node", "--data-dir", directory.sub("a"), "--listen", "127.0.0.1:0", "--allow-push", "--metrics-listen",
+            "127.0.0.1:0", "--retention", "capacity:58",
+        ]
         let nodeOutput = Pipe()
         node.standardOutput = nodeOutput
         try node.run()
@@ -58,7 +61,7 @@ struct CommandLineTests {
             }
         }
         var seen = ""
-        while !seen.contains("\n") {
+        while !seen.contains("/metrics\n") {
             let chunk = nodeOutput.fileHandleForReading.availableData
             if chunk.isEmpty { break }
             seen += String(decoding: chunk, as: UTF8.self)
@@ -69,6 +72,10 @@ struct CommandLineTests {
                     .flatMap { Int($0.dropFirst(10).filter(\.isNumber)) }
             }, "node said: \(seen)")
         let endpoint = "127.0.0.1:\(port)"
+        let metricsPort = try #require(
+            seen.split(separator: "\n").first { $0.hasPrefix("metrics on") }
+                .flatMap { Int($0.split(separator: ":").last?.filter(\.isNumber) ?? "") },
+            "node said: \(seen)")
 
         let query = try Self.run([
             "query", "--node", endpoint, "--pubsub-topic", "/waku/2/rs/0/0", "--content-topic", "/test/1/c0/proto",
@@ -87,6 +94,20 @@ struct CommandLineTests {
             FileManager.default.createFile(atPath: extra, contents: Data(Self.jsonLines(Array(messages[45...])).utf8)))
         let pushed = try Self.run(["push", "--node", endpoint, extra])
         #expect(pushed.output.contains("stored 10, duplicates 5, rejected 0"), "\(pushed.output)")
+
+        // Capacity 58: the push of 10 new messages to 50 made the two oldest go.
+        let scraped = try await httpGet(port: metricsPort, path: "/metrics")
+        let samples = try PrometheusSamples(parsing: scraped.body)
+        #expect(samples["storesync_messages"] == 58, "\(scraped.body)")
+        #expect(samples["storesync_retention_deleted_total", ["reason": "count"]] == 2)
+        #expect(samples["storesync_requests_served_total", ["protocol": "push"]] == 1)
+        #expect(samples["storesync_sync_sessions_total", ["role": "responder", "outcome": "ok"]] == 1)
+        let stats = try Self.run(["stats", "--data-dir", directory.sub("a")])
+        #expect(stats.status == 0, "\(stats.output)")
+        #expect(stats.output.contains("messages            58"), "\(stats.output)")
+        #expect(stats.output.contains("/waku/2/rs/0/0  58"), "\(stats.output)")
+        let missingStore = try Self.run(["stats", "--data-dir", directory.sub("nothing")])
+        #expect(missingStore.status != 0 && missingStore.output.contains("no store in"), "\(missingStore.output)")
 
         let load = try Self.run([
             "load", "--node", endpoint, "--rate", "200", "--duration", "0.5", "--connections", "2",
