@@ -7,10 +7,13 @@ import StoreSyncNode
 import StoreSyncProto
 
 // libFuzzer target for the node's decoders: frame bodies (hello, data, error, end), transfer
-// requests, the reconcile header, store counts, and Store v3 requests answered against a small
-// LMDB store. The first input byte picks the decoder. Beyond "no crash": frames, transfer requests
-// and reconcile headers that decode re-encode to bytes that decode to the same value, and a Store
-// v3 answer is always a status in {200, 400, 503} with at most 100 messages, in forward order.
+// requests, the reconcile header, store counts, Store v3 requests answered against a small LMDB
+// store, and count requests (answered against it too) and answers. The first input byte picks
+// the decoder. Beyond "no crash": frames, transfer requests, reconcile headers and count
+// requests and answers that decode re-encode to bytes that decode to the same value; a Store v3
+// answer is always a status in {200, 400, 503} with at most 100 messages, in forward order; a
+// count answer has one bucket per bucket asked for, or at most the page limit of keys, ascending,
+// inside the time range.
 
 let storeDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("node-fuzz-\(getpid())").path
 let store: MessageStore = {
@@ -33,7 +36,7 @@ let store: MessageStore = {
 func fuzzOne(_ bytes: [UInt8]) {
     guard let selector = bytes.first else { return }
     var body = ByteBuffer(bytes: bytes.dropFirst())
-    switch selector % 5 {
+    switch selector % 7 {
     case 0:
         guard let frame = try? FrameDecoder.parse(&body) else { return }
         var encoded = ByteBuffer()
@@ -52,6 +55,17 @@ func fuzzOne(_ bytes: [UInt8]) {
         fuzzCheck((try? ReconcileOpen(decoding: &encoded)) == open, "a reconcile header re-encodes to itself")
     case 3:
         _ = try? StoreCounts(decoding: &body)
+    case 5:
+        guard let request = try? CountRequest(decoding: &body) else { return }
+        var encoded = ByteBuffer()
+        request.encode(into: &encoded)
+        fuzzCheck((try? CountRequest(decoding: &encoded)) == request, "a count request re-encodes to itself")
+        checkCountAnswer(request)
+    case 6:
+        guard let response = try? CountResponse(decoding: &body) else { return }
+        var encoded = ByteBuffer()
+        response.encode(into: &encoded)
+        fuzzCheck((try? CountResponse(decoding: &encoded)) == response, "a count answer re-encodes to itself")
     default:
         let response = StoreQuery.answer(serialized: Array(bytes.dropFirst()), store: store)
         fuzzCheck([200, 400, 503].contains(response.statusCode), "status is 200, 400 or 503")
@@ -61,6 +75,24 @@ func fuzzOne(_ bytes: [UInt8]) {
             return
         }
         fuzzCheck(response.requestID == request.requestID, "the request id is echoed")
+    }
+}
+
+func checkCountAnswer(_ request: CountRequest) {
+    guard let response = try? request.answer(store: store) else {
+        fuzzCheck(false, "a decoded count request is answered")
+        return
+    }
+    switch (request, response) {
+    case (.buckets(let filter, let width), .buckets(let buckets)):
+        let span = filter.timeRange.upperBound - filter.timeRange.lowerBound
+        fuzzCheck(UInt64(buckets.count) == span / width + (span % width == 0 ? 0 : 1), "one count per bucket")
+    case (.keys(let filter, _, let limit), .keys(let keys, _)):
+        fuzzCheck(keys.count <= limit, "a key page holds at most its limit")
+        fuzzCheck(zip(keys, keys.dropFirst()).allSatisfy { $0 < $1 }, "keys ascend")
+        fuzzCheck(keys.allSatisfy { filter.timeRange.contains($0.timestamp) }, "keys lie in the time range")
+    default:
+        fuzzCheck(false, "the answer is of the request's kind")
     }
 }
 

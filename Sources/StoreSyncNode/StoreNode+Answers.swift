@@ -103,25 +103,8 @@ extension StoreNode {
     }
 
     func answerCount(_ request: inout ByteBuffer) throws -> ByteBuffer {
-        let response: CountResponse
-        switch try CountRequest(decoding: &request) {
-        case .buckets(let filter, let width):
-            let hasher = SHA256Hasher()
-            let summaries = try store.bucketSummaries(
-                pubsubTopic: filter.pubsubTopic, contentTopics: filter.contentTopics,
-                start: filter.timeRange.lowerBound, end: filter.timeRange.upperBound, width: width)
-            response = .buckets(
-                summaries.map {
-                    BucketCount(count: $0.count, fingerprint: Fingerprint(sum: $0.sum, count: $0.count, hasher: hasher))
-                })
-        case .keys(let filter, let cursor, let limit):
-            let hits = try store.queryKeys(
-                pubsubTopic: filter.pubsubTopic, contentTopics: filter.contentTopics, timeRange: filter.timeRange,
-                cursor: cursor, forward: true, limit: limit + 1)
-            response = .keys(hits.prefix(limit).map(\.key), more: hits.count > limit)
-        }
         var out = ByteBuffer()
-        response.encode(into: &out)
+        try CountRequest(decoding: &request).answer(store: store).encode(into: &out)
         return out
     }
 
