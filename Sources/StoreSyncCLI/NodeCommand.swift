@@ -90,6 +90,11 @@ struct Node: AsyncParsableCommand {
         var logger = Logger(label: "storesync.node")
         logger.logLevel = .info
         let store = try openStore(dataDir, retention: retention.policy)
+        if let cap = retention.policy.maximumBytes, let usage = try? store.diskUsage(), usage.fileBytes > cap {
+            printError(
+                "the data file is \(usage.fileBytes) bytes, above the size cap of \(cap): LMDB never shrinks its file; "
+                    + "the store keeps its data under the cap from now on, and `mdb_copy -c` compacts the file offline")
+        }
         let endpoint = MetricsEndpoint(store: store)
         let node: StoreNode
         do {

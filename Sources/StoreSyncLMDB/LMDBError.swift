@@ -18,6 +18,8 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidMessage(String)
     /// A limit given to the store is out of range.
     case invalidConfiguration(String)
+    /// A request to the store is out of range (the caller's input, not the store, is wrong).
+    case invalidRequest(String)
 
     public var description: String {
         switch self {
@@ -32,6 +34,7 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
         case .corruptRecord(let what, let detail): "corrupt \(what) on disk: \(detail)"
         case .invalidMessage(let reason): "invalid message: \(reason)"
         case .invalidConfiguration(let reason): "invalid store configuration: \(reason)"
+        case .invalidRequest(let reason): "invalid request to the store: \(reason)"
         }
     }
 

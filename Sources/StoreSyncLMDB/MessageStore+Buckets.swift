@@ -22,7 +22,9 @@ extension MessageStore {
     public func bucketSummaries(
         pubsubTopic: String, contentTopics: [String], start: UInt64, end: UInt64, width: UInt64
     ) throws -> [BucketSummary] {
-        precondition(width > 0 && start <= end, "buckets need a positive width and start <= end")
+        guard width > 0, start <= end else {
+            throw StoreError.invalidRequest("buckets need a positive width and start <= end")
+        }
         let buckets = Int((end - start) / width + ((end - start) % width == 0 ? 0 : 1))
         var summaries = [BucketSummary](repeating: BucketSummary(), count: buckets)
         guard buckets > 0 else { return summaries }
@@ -32,9 +34,10 @@ extension MessageStore {
                 let snapshot = KeyIndexSnapshot(txn: txn, nodes: databases.nodes, record: record)
                 let count = try snapshot.count()
                 var lower = try snapshot.lowerBound(of: SyncKey(timestamp: start), in: 0..<count)
+                var bucketStart = start
                 for index in 0..<buckets {
-                    let (bucketEnd, overflow) = start.addingReportingOverflow(UInt64(index + 1) * width)
-                    let upperTimestamp = overflow ? end : min(end, bucketEnd)
+                    let upperTimestamp = bucketStart + min(width, end - bucketStart)
+                    bucketStart = upperTimestamp
                     let upper = try snapshot.lowerBound(of: SyncKey(timestamp: upperTimestamp), in: lower..<count)
                     summaries[index] = BucketSummary(
                         count: upper - lower, sum: try snapshot.accumulator(of: lower..<upper))

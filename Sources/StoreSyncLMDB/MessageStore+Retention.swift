@@ -34,9 +34,9 @@ extension MessageStore {
         guard !messages.isEmpty else { return IngestResult() }
         var result = IngestResult()
         if retention.maximumBytes != nil {
-            let parts = Self.parts(
-                of: messages, budget: environment.configuration.effectiveMaximumMapSize / 16,
-                count: cappedTransactionSize)
+            let parts = messages.batches(
+                budget: environment.configuration.effectiveMaximumMapSize / 16, maximumCount: cappedTransactionSize,
+                size: Self.estimatedSize(of:))
             for part in parts {
                 result.outcomes += try ingestUnderSizeCap(part).outcomes
             }
@@ -204,25 +204,5 @@ extension MessageStore {
     static func estimatedSize(of message: WakuMessage) -> Int {
         message.payload.count + (message.meta?.count ?? 0) + message.pubsubTopic.utf8.count
             + 2 * message.contentTopic.utf8.count + 200
-    }
-
-    /// Splits messages into parts of at most `budget` estimated bytes and `count` messages (at
-    /// least one message each).
-    static func parts(of messages: [WakuMessage], budget: Int, count: Int) -> [[WakuMessage]] {
-        var parts = [[WakuMessage]]()
-        var current = [WakuMessage]()
-        var size = 0
-        for message in messages {
-            let estimate = estimatedSize(of: message)
-            if !current.isEmpty && (size + estimate > budget || current.count >= count) {
-                parts.append(current)
-                current = []
-                size = 0
-            }
-            current.append(message)
-            size += estimate
-        }
-        if !current.isEmpty { parts.append(current) }
-        return parts
     }
 }

@@ -136,21 +136,8 @@ public struct NodeClient: Sendable {
 
     /// Splits messages into batches whose encoding stays under `budget` bytes and 500 messages.
     static func batches(_ messages: [WakuMessage], budget: Int) -> [[WakuMessage]] {
-        var batches = [[WakuMessage]]()
-        var current = [WakuMessage]()
-        var size = 0
-        for message in messages {
-            let estimate =
-                message.payload.count + message.pubsubTopic.utf8.count + message.contentTopic.utf8.count + 160
-            if !current.isEmpty && (size + estimate > budget || current.count >= 500) {
-                batches.append(current)
-                current = []
-                size = 0
-            }
-            current.append(message)
-            size += estimate
+        messages.batches(budget: budget, maximumCount: 500) {
+            $0.payload.count + $0.pubsubTopic.utf8.count + $0.contentTopic.utf8.count + 160
         }
-        if !current.isEmpty { batches.append(current) }
-        return batches
     }
 }

@@ -151,10 +151,10 @@ public final class StoreNode: Sendable {
         case let error as MessageError: (StatusCode.badRequest, error.description)
         case let error as SwiftProtobuf.BinaryDecodingError: (StatusCode.badRequest, "malformed protobuf: \(error)")
         case let error as StoreError:
-            if case .mapFull = error {
-                (StatusCode.unavailable, error.description)
-            } else {
-                (StatusCode.internalError, "store: \(error)")
+            switch error {
+            case .mapFull: (StatusCode.unavailable, error.description)
+            case .invalidRequest: (StatusCode.badRequest, error.description)
+            default: (StatusCode.internalError, "store: \(error)")
             }
         default: (StatusCode.internalError, "\(error)")
         }

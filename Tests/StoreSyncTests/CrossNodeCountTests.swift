@@ -107,6 +107,10 @@ struct CrossNodeCountTests {
         // Still serving, and round trips of the codec are exact.
         let filter = CountFilter(pubsubTopic: Self.topic, contentTopics: ["x"], timeRange: 5..<10_005)
         #expect(try await node.client.bucketCounts(filter, bucketWidth: 1).count == 10_000)
+        // Buckets at the very end of time: no overflow, the last one cut at the end.
+        let edge = CountFilter(pubsubTopic: Self.topic, timeRange: (UInt64.max - 100)..<UInt64.max)
+        #expect(try await node.client.bucketCounts(edge, bucketWidth: UInt64.max / 2).map(\.count) == [0])
+        #expect(try await node.client.bucketCounts(edge, bucketWidth: 30).count == 4)
         for request in [
             CountRequest.buckets(filter, bucketWidth: 7),
             .keys(filter, after: SyncKey(timestamp: 9, hash: try Self.message(1).hash), limit: 3),

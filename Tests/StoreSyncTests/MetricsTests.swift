@@ -40,22 +40,57 @@ struct PrometheusSamples {
     }
 }
 
-/// Fetches `path` from an HTTP server on loopback; returns the status line and body.
+/// Fetches `path` from an HTTP server on loopback; returns the status line and body. The request
+/// is written and the answer collected on the event loop, so a busy test pool cannot delay the
+/// request past the server's read timeout.
 func httpGet(port: Int, path: String) async throws -> (status: String, body: String) {
-    let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-        .connect(host: "127.0.0.1", port: port) { channel in
+    let received = MultiThreadedEventLoopGroup.singleton.next().makePromise(of: ByteBuffer.self)
+    _ = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        .channelInitializer { channel in
             channel.eventLoop.makeCompletedFuture {
-                try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                try channel.pipeline.syncOperations.addHandler(HTTPGetHandler(path: path, done: received))
             }
         }
-    let response = try await channel.executeThenClose { inbound, outbound in
-        try await outbound.write(ByteBuffer(string: "GET \(path) HTTP/1.1\r\nHost: localhost\r\n\r\n"))
-        var received = ByteBuffer()
-        for try await var part in inbound { received.writeBuffer(&part) }
-        return String(buffer: received)
-    }
+        .connect(host: "127.0.0.1", port: port).get()
+    let response = String(buffer: try await received.futureResult.get())
     let parts = response.components(separatedBy: "\r\n\r\n")
     return (parts[0].components(separatedBy: "\r\n")[0], parts.dropFirst().joined(separator: "\r\n\r\n"))
+}
+
+/// Sends one GET when connected and collects the bytes until the server closes.
+final class HTTPGetHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let path: String
+    private let done: EventLoopPromise<ByteBuffer>
+    private var received = ByteBuffer()
+    private var failed = false
+
+    init(path: String, done: EventLoopPromise<ByteBuffer>) {
+        self.path = path
+        self.done = done
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        let request = ByteBuffer(string: "GET \(path) HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        context.writeAndFlush(wrapOutboundOut(request), promise: nil)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var part = unwrapInboundIn(data)
+        received.writeBuffer(&part)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if !failed { done.succeed(received) }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if !failed { done.fail(error) }
+        failed = true
+        context.close(promise: nil)
+    }
 }
 
 @Suite("Metrics")

@@ -39,7 +39,9 @@ func seconds(_ duration: Duration) -> Double {
 
 let base = FileManager.default.temporaryDirectory.appendingPathComponent("disk-bench-\(getpid())").path
 defer { try? FileManager.default.removeItem(atPath: base) }
-print("| payload B | messages | in use B/msg | file B/msg | cap MiB | fed | kept at end | kept min–max | largest file MiB | msgs/s under cap |")
+print(
+    "| payload B | messages | in use B/msg | file B/msg | cap MiB | fed | kept at end | kept min–max | largest file MiB | msgs/s under cap |"
+)
 print("|---|---|---|---|---|---|---|---|---|---|")
 for payload in payloads {
     var rng = SplitMix64(seed: UInt64(payload))
