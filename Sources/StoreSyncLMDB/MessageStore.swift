@@ -39,6 +39,9 @@ public final class MessageStore: Sendable {
     private static let nextScopeKey = Array("next_scope".utf8)
     private static let nextContentTopicKey = Array("next_content_topic".utf8)
     static let messageScopeKind = UInt8(ascii: "m")
+    /// The longest pubsub or content topic stored, in UTF-8 bytes: topics are LMDB keys, which
+    /// LMDB bounds at 511 bytes.
+    public static let maximumTopicLength = 480
     private static let keyIndexKind = UInt8(ascii: "k")
 
     /// Opens (creating if needed) the store in `configuration.directory`.
@@ -64,6 +67,11 @@ public final class MessageStore: Sendable {
             if message.ephemeral {
                 prepared.append(nil)
                 result.outcomes.append(.ephemeral)
+                continue
+            }
+            if let problem = Self.topicProblem(message) {
+                prepared.append(nil)
+                result.outcomes.append(.rejected(problem))
                 continue
             }
             do {
@@ -257,6 +265,18 @@ public final class MessageStore: Sendable {
 
     // MARK: Helpers
 
+    /// Why a message's topics cannot be index keys, nil when they can.
+    static func topicProblem(_ message: WakuMessage) -> String? {
+        if message.contentTopic.isEmpty { return "empty content topic" }
+        if message.contentTopic.utf8.count > maximumTopicLength {
+            return "content topic longer than \(maximumTopicLength) bytes"
+        }
+        if message.pubsubTopic.utf8.count > maximumTopicLength {
+            return "pubsub topic longer than \(maximumTopicLength) bytes"
+        }
+        return nil
+    }
+
     static func scopeName(kind: UInt8, name: String) -> [UInt8] {
         [kind] + Array(name.utf8)
     }
@@ -272,6 +292,8 @@ public final class MessageStore: Sendable {
     }
 
     func scopeRecord(_ txn: LMDBTransaction, kind: UInt8, name: String) throws -> ScopeRecord? {
+        // A name too long to be a key was never stored.
+        guard name.utf8.count <= Self.maximumTopicLength else { return nil }
         let key = Self.scopeName(kind: kind, name: name)
         return try key.withUnsafeBytes { raw in
             try txn.get(databases.scopes, raw).map { try ScopeRecord(decoding: $0, scope: name) }
@@ -321,7 +343,9 @@ public final class MessageStore: Sendable {
 
     /// The id a content topic was given, nil if it never was.
     func storedContentTopicId(_ txn: LMDBTransaction, topic: String) throws -> UInt32? {
-        try txn.get(databases.contentTopics, Array(topic.utf8)).flatMap(Self.bigEndianUInt32)
+        // Empty and over-long topics are never stored: they cannot be LMDB keys.
+        guard !topic.isEmpty, topic.utf8.count <= Self.maximumTopicLength else { return nil }
+        return try txn.get(databases.contentTopics, Array(topic.utf8)).flatMap(Self.bigEndianUInt32)
     }
 
     /// A 4-byte big-endian record value, nil for any other length.

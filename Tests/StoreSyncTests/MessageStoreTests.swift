@@ -257,4 +257,33 @@ struct MessageStoreTests {
         #expect(FileManager.default.createFile(atPath: plainFile, contents: Data([1, 2, 3])))
         #expect(throws: StoreError.self) { _ = try MessageStore(StoreConfiguration(directory: plainFile)) }
     }
+
+    /// Topics that cannot be LMDB keys (empty content topic, over 480 bytes) are refused one by
+    /// one, not by failing the batch; lookups of them find nothing instead of failing.
+    @Test func unstorableTopicsAreRejectedPerMessage() throws {
+        let directory = try TemporaryDirectory()
+        let store = try MessageStore(StoreConfiguration(directory: directory.sub("s"), durability: .noSync))
+        let long = String(repeating: "x", count: 600)
+        let batch = try [
+            WakuMessage(pubsubTopic: "/p", contentTopic: "/c", payload: [1], timestamp: 1),
+            WakuMessage(pubsubTopic: "/p", contentTopic: "", payload: [2], timestamp: 2),
+            WakuMessage(pubsubTopic: long, contentTopic: "/c", payload: [3], timestamp: 3),
+            WakuMessage(pubsubTopic: "/p", contentTopic: long, payload: [4], timestamp: 4),
+        ]
+        let result = try store.ingest(batch)
+        #expect(result.outcomes[0] == .stored)
+        #expect(result.outcomes.dropFirst().allSatisfy { if case .rejected = $0 { true } else { false } })
+        #expect(try store.messageCount() == 1)
+        for topic in ["", long] {
+            #expect(
+                try store.queryKeys(
+                    pubsubTopic: "/p", contentTopics: [topic], timeRange: 0..<10, cursor: nil, forward: true, limit: 10
+                ).isEmpty)
+            #expect(
+                try store.bucketSummaries(pubsubTopic: "/p", contentTopics: [topic], start: 0, end: 10, width: 5)
+                    == [BucketSummary(), BucketSummary()])
+        }
+        #expect(try store.withSnapshot(pubsubTopic: long) { try $0.count() } == 0)
+        try store._checkInvariants()
+    }
 }
