@@ -70,6 +70,24 @@ struct Node: AsyncParsableCommand {
     @Option(help: "Serve Prometheus metrics over HTTP at HOST:PORT, path /metrics.")
     var metricsListen: Endpoint?
 
+    @Option(help: "Seconds between periodic syncs with a peer (each stretched or shrunk by up to 10% at random).")
+    var syncInterval = 300.0
+
+    @Option(help: "Seconds of history each periodic sync covers.")
+    var syncRange = 3_600.0
+
+    @Option(help: "Seconds before now where the periodic sync window ends (messages in flight are not chased).")
+    var syncOffset = 20.0
+
+    @Option(help: "Sync sessions under way at once, inbound and outbound together.")
+    var maxSyncSessions = 8
+
+    @Option(help: "Seconds of a downtime gap reconciled per catch-up slice.")
+    var resumeSlice = 3_600.0
+
+    @Option(help: "Seconds before the last-online watermark where a catch-up starts.")
+    var resumeMargin = 300.0
+
     func validate() throws {
         do {
             _ = try RateLimitPolicy.parse(rateLimits)
@@ -81,6 +99,12 @@ struct Node: AsyncParsableCommand {
             throw ValidationError("timeouts must be positive numbers of seconds")
         }
         guard retentionInterval > 0 else { throw ValidationError("--retention-interval must be positive") }
+        guard syncInterval > 0, syncRange > 0, syncOffset >= 0, maxSyncSessions > 0, resumeSlice > 0, resumeMargin >= 0
+        else {
+            throw ValidationError(
+                "--sync-interval, --sync-range, --max-sync-sessions and --resume-slice must be positive; offsets and margins not negative"
+            )
+        }
         guard maxConnections > 0, maxConnectionsPerPeer > 0, bandwidthPerPeer >= 0, maxRanges > 0, maxIds > 0 else {
             throw ValidationError("connection bounds must be positive and bandwidth not negative")
         }
@@ -106,7 +130,7 @@ struct Node: AsyncParsableCommand {
                     rateLimits: try RateLimitPolicy.parse(rateLimits), handshakeTimeout: handshakeTimeout,
                     idleTimeout: idleTimeout, maximumStreamDuration: maxStreamDuration,
                     maximumConnections: maxConnections, maximumConnectionsPerPeer: maxConnectionsPerPeer,
-                    bandwidthPerPeer: bandwidthPerPeer == 0 ? nil : bandwidthPerPeer,
+                    maximumSyncSessions: maxSyncSessions, bandwidthPerPeer: bandwidthPerPeer == 0 ? nil : bandwidthPerPeer,
                     reconcileLimits: DecodingLimits(maximumRanges: maxRanges, maximumIds: maxIds)),
                 logger: logger, metrics: endpoint.metrics)
         } catch {
@@ -127,29 +151,26 @@ struct Node: AsyncParsableCommand {
             }
             say("metrics on http://\(metricsListen.host):\(metricsServer?.port ?? 0)/metrics")
         }
-        let startupSync = Task {
-            for peer in peers {
-                for topic in pubsubTopics {
-                    do {
-                        let report = try await node.sync(with: peer.client, pubsubTopic: topic)
-                        say(
-                            "synced \(topic) with \(peer): \(report.fetched.stored) fetched, \(report.sent.stored) sent"
-                        )
-                    } catch {
-                        printError("sync with \(peer) failed: \(explain(error, peer: peer))")
-                    }
-                }
-            }
-        }
+        let clients = peers.map(\.client)
+        let background = BackgroundSyncService(
+            node: node, peers: clients, pubsubTopics: pubsubTopics,
+            resume: ResumeCoordinator(
+                node: node, peers: clients, pubsubTopics: pubsubTopics,
+                configuration: ResumeConfiguration(sliceSeconds: resumeSlice, marginSeconds: resumeMargin),
+                logger: logger),
+            periodic: PeriodicSync(
+                node: node, peers: clients, pubsubTopics: pubsubTopics,
+                configuration: PeriodicSyncConfiguration(
+                    intervalSeconds: syncInterval, rangeSeconds: syncRange, offsetSeconds: syncOffset),
+                logger: logger),
+            logger: logger)
         // SIGTERM and SIGINT stop the node gracefully: no new streams, those under way finish.
-        var services: [any Service] = [NodeService(node: node)]
+        var services: [any Service] = [NodeService(node: node), background]
         if !retention.policy.keepsEverything {
             services.append(RetentionService(store: store, interval: retentionInterval, logger: logger))
         }
         let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try await group.run()
-        startupSync.cancel()
-        _ = await startupSync.result
         await metricsServer?.close()
         say("stopped; store closed")
     }
@@ -191,6 +212,80 @@ struct RetentionService: Service {
                 }
                 try? await Task.sleep(for: .milliseconds(Int(interval * 1_000)))
             }
+        }
+    }
+}
+
+/// A node's work with its peers: at start, a catch-up on the gap since it was last online (or,
+/// on a first start, one sync of everything with each peer); the last-online watermark kept
+/// every minute and at shutdown; periodic sync. Runs until graceful shutdown.
+struct BackgroundSyncService: Service {
+    let node: StoreNode
+    let peers: [NodeClient]
+    let pubsubTopics: [String]
+    let resume: ResumeCoordinator
+    let periodic: PeriodicSync
+    let logger: Logger
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            // The gap is recorded before the watermark moves, so a crash cannot lose it.
+            let gap: Range<UInt64>?
+            let firstStart: Bool
+            do {
+                firstStart =
+                    try node.store.marker(ResumeCoordinator.lastOnlineMarker) == nil
+                    || node.store.marker(Self.initialSyncMarker) != nil
+                if firstStart && !peers.isEmpty { try node.store.setMarkers([Self.initialSyncMarker: 1]) }
+                gap = try resume.plan()
+            } catch {
+                logger.error("cannot plan a catch-up: \(error)")
+                return
+            }
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await resume.keepWatermark() }
+                group.addTask { await periodic.run() }
+                group.addTask {
+                    if let gap {
+                        do {
+                            _ = try await resume.catchUp(gap)
+                        } catch is CancellationError {
+                            logger.info("catch-up stopped; it goes on from its last slice at the next start")
+                        } catch {
+                            logger.error("catch-up failed: \(error); it goes on at the next start")
+                        }
+                    } else if firstStart {
+                        await initialSync()
+                    }
+                }
+                await group.waitForAll()
+            }
+        }
+    }
+
+    /// Set while a first start's sync of everything has not yet been served for every topic.
+    static let initialSyncMarker = "initial_sync_pending"
+
+    /// A first start: everything each peer holds, one session per peer and topic; done once
+    /// every topic was served by some peer (else tried again at the next start).
+    private func initialSync() async {
+        var served = Set<String>()
+        for peer in peers {
+            for topic in pubsubTopics {
+                do {
+                    let report = try await node.sync(with: peer, pubsubTopic: topic)
+                    served.insert(topic)
+                    say("synced \(topic) with \(peer.host):\(peer.port): \(report.fetched.stored) fetched, \(report.sent.stored) sent")
+                } catch {
+                    printError("sync with \(peer.host):\(peer.port) failed: \(error)")
+                }
+            }
+        }
+        guard served.count == Set(pubsubTopics).count else { return }
+        do {
+            try node.store.setMarkers([Self.initialSyncMarker: nil])
+        } catch {
+            logger.error("cannot record that the initial sync is done: \(error)")
         }
     }
 }

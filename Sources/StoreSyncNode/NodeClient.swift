@@ -14,6 +14,8 @@ public enum PeerError: Error, Equatable, Sendable, CustomStringConvertible {
     case status(code: UInt16, message: String)
     /// The peer closed the stream before answering.
     case closed
+    /// The peer sent nothing for longer than the client's read timeout: the stream was closed.
+    case timedOut(seconds: Double)
     /// The peer answered with something the protocol does not allow there.
     case unexpected(String)
 
@@ -21,6 +23,7 @@ public enum PeerError: Error, Equatable, Sendable, CustomStringConvertible {
         switch self {
         case .status(let code, let message): "peer answered \(code): \(message)"
         case .closed: "peer closed the stream before answering"
+        case .timedOut(let seconds): "peer sent nothing for \(seconds) s; gave up on the stream"
         case .unexpected(let what): "unexpected answer from peer: \(what)"
         }
     }
@@ -67,13 +70,17 @@ public struct NodeClient: Sendable {
     public let maximumFrameSize: Int
     /// The local address to connect from (any, when nil).
     public let localAddress: String?
+    /// Seconds a stream may wait for the peer's next frame before it is given up (a stalled
+    /// session ends with `PeerError.timedOut`).
+    public let readTimeout: Double
     let group: any EventLoopGroup
 
     /// Creates a client for the node at `host:port`.
     public init(
         host: String, port: Int, maximumFrameSize: Int = 4 << 20, localAddress: String? = nil,
-        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+        readTimeout: Double = 60, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) {
+        self.readTimeout = readTimeout
         self.host = host
         self.port = port
         self.maximumFrameSize = maximumFrameSize
@@ -86,6 +93,7 @@ public struct NodeClient: Sendable {
         async throws -> T
     {
         let maximumFrameSize = maximumFrameSize
+        let readTimeout = readTimeout
         var bootstrap = ClientBootstrap(group: group)
         if let localAddress { bootstrap = bootstrap.bind(to: try SocketAddress(ipAddress: localAddress, port: 0)) }
         let channel =
@@ -94,6 +102,9 @@ public struct NodeClient: Sendable {
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .connect(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        IdleStateHandler(readTimeout: .nanoseconds(Int64(readTimeout * 1e9))))
+                    try channel.pipeline.syncOperations.addHandler(ReadTimeoutHandler(seconds: readTimeout))
                     try channel.pipeline.syncOperations.addFramingHandlers(maximumFrameSize: maximumFrameSize)
                     return try NIOAsyncChannel<Frame, Frame>(wrappingChannelSynchronously: channel)
                 }
@@ -139,5 +150,27 @@ public struct NodeClient: Sendable {
         messages.batches(budget: budget, maximumCount: 500) {
             $0.payload.count + $0.pubsubTopic.utf8.count + $0.contentTopic.utf8.count + 160
         }
+    }
+}
+
+/// Turns a read-idle event into `PeerError.timedOut` and closes the stream, so that a client
+/// waiting on a stalled peer gets an error instead of waiting forever.
+final class ReadTimeoutHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    private let seconds: Double
+
+    init(seconds: Double) {
+        self.seconds = seconds
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read else {
+            context.fireUserInboundEventTriggered(event)
+            return
+        }
+        context.fireErrorCaught(PeerError.timedOut(seconds: seconds))
+        context.close(promise: nil)
     }
 }

@@ -30,11 +30,14 @@ public struct NodeConfiguration: Sendable {
     /// Connections open at once, in all and from one address; beyond, a new one gets 503.
     public var maximumConnections: Int
     public var maximumConnectionsPerPeer: Int
+    /// Sync sessions (reconciliations) under way at once, inbound and outbound together; beyond,
+    /// an inbound one gets 503 and an outbound one fails at once (to be retried later).
+    public var maximumSyncSessions: Int
 
     /// Creates a configuration: loopback, any port, 4 MiB frames, 1 MiB Negentropy messages,
     /// the adaptive policy, push off, the default rate limits, 10 s to say hello, 30 s between
-    /// frames, 10 minutes a stream, 1024 connections (64 from one address), 64 MiB/s from one
-    /// address to one service.
+    /// frames, 10 minutes a stream, 1024 connections (64 from one address), 8 sync sessions at
+    /// once, 64 MiB/s from one address to one service.
     public init(
         host: String = "127.0.0.1",
         port: Int = 0,
@@ -48,6 +51,7 @@ public struct NodeConfiguration: Sendable {
         maximumStreamDuration: Double = 600,
         maximumConnections: Int = 1_024,
         maximumConnectionsPerPeer: Int = 64,
+        maximumSyncSessions: Int = 8,
         bandwidthPerPeer: Int? = 64 << 20,
         reconcileLimits: DecodingLimits = DecodingLimits(maximumRanges: 100_000, maximumIds: 1_000_000)
     ) {
@@ -63,6 +67,7 @@ public struct NodeConfiguration: Sendable {
         self.maximumStreamDuration = maximumStreamDuration
         self.maximumConnections = maximumConnections
         self.maximumConnectionsPerPeer = maximumConnectionsPerPeer
+        self.maximumSyncSessions = maximumSyncSessions
         self.bandwidthPerPeer = bandwidthPerPeer
         self.reconcileLimits = reconcileLimits
     }

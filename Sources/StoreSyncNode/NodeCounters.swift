@@ -42,6 +42,24 @@ final class NodeCounters: Sendable {
     /// Connections open now.
     var openConnections: Int { connections.withLock { $0.total } }
 
+    private let sessions = Mutex(0)
+
+    /// Takes a sync session slot unless `maximum` are taken; returns whether it did.
+    func openSession(maximum: Int) -> Bool {
+        sessions.withLock { open in
+            guard open < maximum else { return false }
+            open += 1
+            return true
+        }
+    }
+
+    func closeSession() {
+        sessions.withLock { $0 -= 1 }
+    }
+
+    /// Sync sessions under way now.
+    var openSessions: Int { sessions.withLock { $0 } }
+
     func update(_ change: (inout NodeCounts) -> Void) {
         counts.withLock { change(&$0) }
     }

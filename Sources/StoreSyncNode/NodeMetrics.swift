@@ -87,6 +87,14 @@ public final class NodeMetrics: Sendable {
         count("storesync_requests_rejected_total", [("protocol", streamProtocol.name), ("code", String(code))])
     }
 
+    /// A slice of a catch-up after downtime finished: messages it fetched, and the seconds of
+    /// the gap still to go.
+    public func catchUpSlice(remainingSeconds: Double, fetched: Int) {
+        count("storesync_catch_up_slices_total")
+        count("storesync_catch_up_messages_total", by: fetched)
+        gauge("storesync_catch_up_remaining_seconds", remainingSeconds)
+    }
+
     /// The time taken to answer one store query.
     public func queryLatency(_ duration: Duration) {
         let (seconds, attoseconds) = duration.components

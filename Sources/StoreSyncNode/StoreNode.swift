@@ -87,6 +87,9 @@ public final class StoreNode: Sendable {
     /// Connections open now.
     public var openConnections: Int { counters.openConnections }
 
+    /// Sync sessions under way now, inbound and outbound.
+    public var openSyncSessions: Int { counters.openSessions }
+
     /// Accepts and serves streams until `close()`.
     public func serve() async throws {
         try await serverChannel.executeThenClose { inbound in
@@ -196,6 +199,10 @@ public final class StoreNode: Sendable {
         switch streamProtocol {
         case .reconcile:
             try admit(.reconcile, address: address)
+            guard counters.openSession(maximum: configuration.maximumSyncSessions) else {
+                throw ProtocolError(StatusCode.unavailable, "too many sync sessions under way; try again later")
+            }
+            defer { counters.closeSession() }
             try await serveReconcile(&frames, outbound)
         case .transfer:
             try admit(.transfer, address: address)

@@ -1,0 +1,137 @@
+import Foundation
+import StoreSyncCore
+import StoreSyncLMDB
+import StoreSyncNode
+import Testing
+
+@Suite("Periodic sync and resume")
+struct PeriodicSyncResumeTests {
+    static let topics = ["/waku/2/rs/0/0", "/waku/2/rs/0/1"]
+    static let second: UInt64 = 1_000_000_000
+    static let t0: UInt64 = 1_700_000_000 * 1_000_000_000
+
+    /// Messages every `every` seconds over `[start, end)`, alternating between the two topics.
+    static func messages(from start: UInt64, to end: UInt64, every: UInt64, seed: UInt8 = 0) throws -> [WakuMessage] {
+        try stride(from: start, to: end, by: Int(every * second)).enumerated().map { index, timestamp in
+            try WakuMessage(
+                pubsubTopic: topics[index % 2], contentTopic: "/test/1/c\(index % 3)/proto",
+                payload: [seed, UInt8(index & 255), UInt8((index >> 8) & 255)], timestamp: Int64(timestamp))
+        }
+    }
+
+    static func hashes(_ node: TestNode) throws -> Set<MessageHash> {
+        try topics.reduce(into: Set<MessageHash>()) { $0.formUnion(try node.hashes($1)) }
+    }
+
+    /// A node down for six simulated hours while its peer took in messages catches up, slice by
+    /// slice, to exactly the peer's archive, and clears its progress when done.
+    @Test func aNodeDownForHoursCatchesUpToItsPeer() async throws {
+        let peer = try await TestNode()
+        let local = try await TestNode()
+        let before = try Self.messages(from: Self.t0 - 3_600 * Self.second, to: Self.t0, every: 30)
+        _ = try peer.store.ingest(before)
+        _ = try local.store.ingest(before)
+        let scheduler = ManualScheduler(start: Self.t0)
+        let configuration = ResumeConfiguration()
+        let first = ResumeCoordinator(
+            node: local.node, peers: [peer.client], pubsubTopics: Self.topics, configuration: configuration,
+            scheduler: scheduler)
+        #expect(try first.plan() == nil)  // never online before: nothing to catch up on
+        try first.recordWatermark()
+        // Down for six hours; the peer goes on.
+        _ = try peer.store.ingest(try Self.messages(from: Self.t0, to: Self.t0 + 6 * 3_600 * Self.second, every: 10))
+        scheduler.advance(by: 6 * 3_600)
+        let restarted = ResumeCoordinator(
+            node: local.node, peers: [peer.client], pubsubTopics: Self.topics, configuration: configuration,
+            scheduler: scheduler)
+        let gap = try #require(try restarted.plan())
+        #expect(gap == (Self.t0 - 300 * Self.second)..<(Self.t0 + 6 * 3_600 * Self.second))
+        #expect(try local.store.marker(ResumeCoordinator.catchUpCursorMarker) == gap.lowerBound)
+        let report = try await restarted.catchUp(gap)
+        #expect(report.slices == 7)
+        #expect(report.fetched == 6 * 360)
+        #expect(try Self.hashes(local) == Self.hashes(peer))
+        #expect(try local.store.marker(ResumeCoordinator.catchUpCursorMarker) == nil)
+        try local.store._checkInvariants()
+        await peer.stop()
+        await local.stop()
+    }
+
+    /// The plan starts at an unfinished catch-up's progress when that is older than the
+    /// watermark, and never before what retention keeps.
+    @Test func thePlanResumesFromProgressAndRespectsRetention() async throws {
+        let local = try await TestNode(retention: RetentionPolicy(maximumAgeSeconds: 10 * 3_600))
+        let scheduler = ManualScheduler(start: Self.t0)
+        let coordinator = ResumeCoordinator(
+            node: local.node, peers: [], pubsubTopics: Self.topics, scheduler: scheduler)
+        try local.store.setMarkers([
+            ResumeCoordinator.catchUpCursorMarker: Self.t0 - 2 * 3_600 * Self.second,
+            ResumeCoordinator.lastOnlineMarker: Self.t0 - 3_600 * Self.second,
+        ])
+        #expect(try coordinator.plan() == (Self.t0 - 2 * 3_600 * Self.second)..<Self.t0)
+        // Down for a day: the gap is clamped to the 10 hours retention keeps.
+        try local.store.setMarkers([ResumeCoordinator.catchUpCursorMarker: nil])
+        try local.store.setMarkers([ResumeCoordinator.lastOnlineMarker: Self.t0 - 24 * 3_600 * Self.second])
+        #expect(try coordinator.plan() == (Self.t0 - 10 * 3_600 * Self.second)..<Self.t0)
+        await local.stop()
+    }
+
+    @Test func theWatermarkIsKeptEveryIntervalAndAtShutdown() async throws {
+        let local = try await TestNode()
+        let scheduler = ManualScheduler(start: Self.t0)
+        let coordinator = ResumeCoordinator(
+            node: local.node, peers: [], pubsubTopics: Self.topics,
+            configuration: ResumeConfiguration(watermarkIntervalSeconds: 60), scheduler: scheduler)
+        let keeper = Task { await coordinator.keepWatermark() }
+        #expect(await eventually { scheduler.sleepers == 1 })
+        #expect(try local.store.marker(ResumeCoordinator.lastOnlineMarker) == Self.t0)
+        scheduler.advance(by: 60)
+        #expect(await eventually { (try? local.store.marker(ResumeCoordinator.lastOnlineMarker)) == Self.t0 + 60 * Self.second })
+        scheduler.advance(by: 30)
+        keeper.cancel()
+        await keeper.value
+        #expect(try local.store.marker(ResumeCoordinator.lastOnlineMarker) == Self.t0 + 90 * Self.second)
+        await local.stop()
+    }
+
+    /// Three nodes each given a third of a stream converge within a few intervals, one of them
+    /// also configured with a peer that is down (backed off after its failure).
+    @Test func threeNodesConvergeByPeriodicSyncDespiteAnUnreachablePeer() async throws {
+        let nodes = [try await TestNode(), try await TestNode(), try await TestNode()]
+        let stream = try Self.messages(from: Self.t0 - 1_800 * Self.second, to: Self.t0 - 60 * Self.second, every: 2)
+        for (index, node) in nodes.enumerated() {
+            _ = try node.store.ingest(stream.enumerated().filter { $0.offset % 3 == index }.map(\.element))
+        }
+        let down = try await TestNode()
+        let unreachable = down.client
+        await down.stop()
+        let scheduler = ManualScheduler(start: Self.t0)
+        let syncs = nodes.enumerated().map { index, node in
+            let others = nodes.enumerated().filter { $0.offset != index }.map(\.element.client)
+            return PeriodicSync(
+                node: node.node, peers: index == 0 ? [unreachable] + others : others, pubsubTopics: Self.topics,
+                scheduler: scheduler)
+        }
+        let running = syncs.map { sync in Task { await sync.run() } }
+        for interval in 1...4 {
+            #expect(await eventually(within: .seconds(30)) { scheduler.sleepers == 3 })
+            scheduler.advance(by: 360)
+            #expect(await eventually(within: .seconds(30)) { syncs.allSatisfy { $0.rounds.count == interval } })
+        }
+        for task in running { task.cancel() }
+        for task in running { await task.value }
+        let expected = Set(stream.map(\.hash))
+        for node in nodes { #expect(try Self.hashes(node) == expected) }
+        // The first node tried the dead peer, left it alone for the 5-minute backoff while it
+        // synced with the two others (least recently tried first), then tried it again.
+        let dead = "\(unreachable.host):\(unreachable.port)"
+        let b = "127.0.0.1:\(nodes[1].node.port)"
+        let c = "127.0.0.1:\(nodes[2].node.port)"
+        #expect(syncs[0].rounds.map(\.peer) == [dead, b, c, dead])
+        #expect(syncs[0].rounds.map(\.succeeded) == [false, true, true, false])
+        for node in nodes {
+            try node.store._checkInvariants()
+            await node.stop()
+        }
+    }
+}
