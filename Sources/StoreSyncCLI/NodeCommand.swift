@@ -130,7 +130,8 @@ struct Node: AsyncParsableCommand {
                     rateLimits: try RateLimitPolicy.parse(rateLimits), handshakeTimeout: handshakeTimeout,
                     idleTimeout: idleTimeout, maximumStreamDuration: maxStreamDuration,
                     maximumConnections: maxConnections, maximumConnectionsPerPeer: maxConnectionsPerPeer,
-                    maximumSyncSessions: maxSyncSessions, bandwidthPerPeer: bandwidthPerPeer == 0 ? nil : bandwidthPerPeer,
+                    maximumSyncSessions: maxSyncSessions,
+                    bandwidthPerPeer: bandwidthPerPeer == 0 ? nil : bandwidthPerPeer,
                     reconcileLimits: DecodingLimits(maximumRanges: maxRanges, maximumIds: maxIds)),
                 logger: logger, metrics: endpoint.metrics)
         } catch {
@@ -275,7 +276,9 @@ struct BackgroundSyncService: Service {
                 do {
                     let report = try await node.sync(with: peer, pubsubTopic: topic)
                     served.insert(topic)
-                    say("synced \(topic) with \(peer.host):\(peer.port): \(report.fetched.stored) fetched, \(report.sent.stored) sent")
+                    say(
+                        "synced \(topic) with \(peer.host):\(peer.port): \(report.fetched.stored) fetched, \(report.sent.stored) sent"
+                    )
                 } catch {
                     printError("sync with \(peer.host):\(peer.port) failed: \(error)")
                 }

@@ -156,7 +156,8 @@ public final class ResumeCoordinator: Sendable {
             }
             guard served else {
                 failures += 1
-                let wait = min(configuration.retrySeconds * 10, configuration.retrySeconds * Double(1 << min(failures - 1, 10)))
+                let wait = min(
+                    configuration.retrySeconds * 10, configuration.retrySeconds * Double(1 << min(failures - 1, 10)))
                 logger.warning("no peer served catch-up slice [\(start), \(end)); retrying in \(wait) s")
                 try await scheduler.sleep(seconds: wait)
                 continue

@@ -22,7 +22,8 @@ extension StoreNode {
                 negentropyFrameLimit: configuration.negentropyFrameLimit, logger: logger)
         } catch {
             let timedOut = if case PeerError.timedOut = error { true } else { false }
-            metrics.syncSession(role: .initiator, outcome: timedOut ? "timeout" : "error", rounds: nil, differences: nil)
+            metrics.syncSession(
+                role: .initiator, outcome: timedOut ? "timeout" : "error", rounds: nil, differences: nil)
             throw error
         }
         metrics.syncSession(

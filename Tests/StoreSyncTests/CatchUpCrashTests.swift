@@ -47,7 +47,9 @@ struct CatchUpCrashTests {
     }
 
     static func port(_ line: String?) -> Int? {
-        line?.split(separator: " ").first { $0.hasPrefix("127.0.0.1:") }.flatMap { Int($0.dropFirst(10).filter(\.isNumber)) }
+        line?.split(separator: " ").first { $0.hasPrefix("127.0.0.1:") }.flatMap {
+            Int($0.dropFirst(10).filter(\.isNumber))
+        }
     }
 
     static func hashes(_ store: MessageStore) throws -> Set<MessageHash> {
@@ -65,7 +67,8 @@ struct CatchUpCrashTests {
     /// the catch-up three times, and each restart goes on from the slice it had reached: in the
     /// end it holds exactly the peer's archive, nothing twice, its indexes exact.
     @Test func killedDuringCatchUpItConvergesOnRestart() throws {
-        try #require(FileManager.default.isExecutableFile(atPath: CommandLineTests.executable.path), "storesync is built")
+        try #require(
+            FileManager.default.isExecutableFile(atPath: CommandLineTests.executable.path), "storesync is built")
         let directory = try TemporaryDirectory("catch-up")
         let now = MessageStore.currentTime()
         let hour: UInt64 = 3_600_000_000_000

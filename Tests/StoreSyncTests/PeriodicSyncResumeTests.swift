@@ -86,7 +86,10 @@ struct PeriodicSyncResumeTests {
         #expect(await eventually { scheduler.sleepers == 1 })
         #expect(try local.store.marker(ResumeCoordinator.lastOnlineMarker) == Self.t0)
         scheduler.advance(by: 60)
-        #expect(await eventually { (try? local.store.marker(ResumeCoordinator.lastOnlineMarker)) == Self.t0 + 60 * Self.second })
+        #expect(
+            await eventually {
+                (try? local.store.marker(ResumeCoordinator.lastOnlineMarker)) == Self.t0 + 60 * Self.second
+            })
         scheduler.advance(by: 30)
         keeper.cancel()
         await keeper.value
