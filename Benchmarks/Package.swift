@@ -41,6 +41,15 @@ let package = Package(
             ],
             path: "Sources/DiskBench"
         ),
+        .executableTarget(
+            name: "catchup-bench",
+            dependencies: [
+                .product(name: "StoreSyncCore", package: "StoreSync"),
+                .product(name: "StoreSyncLMDB", package: "StoreSync"),
+                .product(name: "StoreSyncNode", package: "StoreSync"),
+            ],
+            path: "Sources/CatchUpBench"
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -46,6 +46,9 @@ public final class ResumeCoordinator: Sendable {
         public var slices = 0
         public var fetched = 0
         public var sent = 0
+        /// Data bytes sent and received over all sessions.
+        public var bytesUp = 0
+        public var bytesDown = 0
     }
 
     private let node: StoreNode
@@ -139,6 +142,8 @@ public final class ResumeCoordinator: Sendable {
             let started = ContinuousClock.now
             var fetched = 0
             var sent = 0
+            var bytesUp = 0
+            var bytesDown = 0
             var served = true
             for topic in pubsubTopics {
                 var topicServed = false
@@ -147,6 +152,8 @@ public final class ResumeCoordinator: Sendable {
                         let synced = try await node.sync(with: peer, pubsubTopic: topic, window: start..<end)
                         fetched += synced.fetched.stored
                         sent += synced.sent.stored
+                        bytesUp += synced.bytesUp
+                        bytesDown += synced.bytesDown
                         topicServed = true
                     } catch {
                         logger.warning("catch-up of \(topic) with \(peer.host):\(peer.port) failed: \(error)")
@@ -167,6 +174,8 @@ public final class ResumeCoordinator: Sendable {
             report.slices += 1
             report.fetched += fetched
             report.sent += sent
+            report.bytesUp += bytesUp
+            report.bytesDown += bytesDown
             let elapsed = ContinuousClock.now - started
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
             let index = (end - gap.lowerBound + slice - 1) / slice

@@ -1,4 +1,6 @@
 import Foundation
+import NIOCore
+import NIOPosix
 import StoreSyncCore
 import StoreSyncLMDB
 import StoreSyncNode
@@ -136,5 +138,44 @@ struct PeriodicSyncResumeTests {
             try node.store._checkInvariants()
             await node.stop()
         }
+    }
+
+    /// A peer that accepts and then says nothing: the session is given up after the client's
+    /// read timeout and counted as timed out; the node's session slot is free again.
+    @Test func aStalledSessionTimesOutAndIsCounted() async throws {
+        let silent = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .bind(host: "127.0.0.1", port: 0).get()
+        let local = try await TestNode()
+        let client = NodeClient(host: "127.0.0.1", port: silent.localAddress?.port ?? 0, readTimeout: 0.3)
+        await #expect(throws: PeerError.timedOut(seconds: 0.3)) {
+            try await local.node.sync(with: client, pubsubTopic: Self.topics[0])
+        }
+        #expect(local.node.openSyncSessions == 0)
+        let samples = try PrometheusSamples(parsing: local.endpoint.render())
+        #expect(samples["storesync_sync_sessions_total", ["role": "initiator", "outcome": "timeout"]] == 1)
+        try await silent.close()
+        await local.stop()
+    }
+
+    /// With every session slot taken, an inbound reconciliation gets 503 and an outbound one
+    /// fails at once (counted as busy).
+    @Test func syncSessionsAreBounded() async throws {
+        let full = try await TestNode { $0.maximumSyncSessions = 0 }
+        let other = try await TestNode()
+        await #expect(throws: PeerError.self) {
+            try await full.client.sync(store: other.store, pubsubTopic: Self.topics[0])
+        }
+        do {
+            _ = try await full.client.sync(store: other.store, pubsubTopic: Self.topics[0])
+        } catch let error as PeerError {
+            #expect(error == .status(code: 503, message: "too many sync sessions under way; try again later"))
+        }
+        await #expect(throws: ProtocolError.self) {
+            try await full.node.sync(with: other.client, pubsubTopic: Self.topics[0])
+        }
+        let samples = try PrometheusSamples(parsing: full.endpoint.render())
+        #expect(samples["storesync_sync_sessions_total", ["role": "initiator", "outcome": "busy"]] == 1)
+        await full.stop()
+        await other.stop()
     }
 }
