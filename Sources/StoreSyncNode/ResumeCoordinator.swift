@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import StoreSyncCore
 import StoreSyncLMDB
@@ -86,7 +87,8 @@ public final class ResumeCoordinator: Sendable {
         let floor = try store.retentionFloor(now: now)
         if start < floor {
             logger.notice(
-                "the gap since \(start) ns reaches past what retention keeps; catching up from \(floor) ns instead")
+                "the gap since \(Self.date(start)) reaches past what retention keeps; catching up from \(Self.date(floor)) instead"
+            )
             start = floor
         }
         guard start < now else {
@@ -133,7 +135,7 @@ public final class ResumeCoordinator: Sendable {
         var start = try store.marker(Self.catchUpCursorMarker).map { max($0, gap.lowerBound) } ?? gap.lowerBound
         let total = (gap.upperBound - gap.lowerBound + slice - 1) / slice
         logger.info(
-            "catching up on \(Double(gap.upperBound - gap.lowerBound) / 3.6e12) h in \(total) slices of \(configuration.sliceSeconds) s"
+            "catching up on \(String(format: "%.2f", Double(gap.upperBound - gap.lowerBound) / 3.6e12)) h from \(Self.date(gap.lowerBound)) in \(total) slices of \(configuration.sliceSeconds) s"
         )
         var failures = 0
         while start < gap.upperBound {
@@ -165,7 +167,8 @@ public final class ResumeCoordinator: Sendable {
                 failures += 1
                 let wait = min(
                     configuration.retrySeconds * 10, configuration.retrySeconds * Double(1 << min(failures - 1, 10)))
-                logger.warning("no peer served catch-up slice [\(start), \(end)); retrying in \(wait) s")
+                logger.warning(
+                    "no peer served catch-up slice [\(Self.date(start)), \(Self.date(end))); retrying in \(wait) s")
                 try await scheduler.sleep(seconds: wait)
                 continue
             }
@@ -180,7 +183,7 @@ public final class ResumeCoordinator: Sendable {
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
             let index = (end - gap.lowerBound + slice - 1) / slice
             logger.info(
-                "catch-up slice \(index)/\(total) [\(start), \(end)) done: \(fetched) fetched, \(sent) sent, \(Int(Double(fetched) / max(seconds, 1e-6))) messages/s"
+                "catch-up slice \(index)/\(total) [\(Self.date(start)), \(Self.date(end))) done: \(fetched) fetched, \(sent) sent, \(Int(Double(fetched) / max(seconds, 1e-6))) messages/s"
             )
             node.metrics.catchUpSlice(remainingSeconds: Double(gap.upperBound - end) / 1e9, fetched: fetched)
             start = end
@@ -188,5 +191,10 @@ public final class ResumeCoordinator: Sendable {
         try store.setMarkers([Self.catchUpCursorMarker: nil, Self.catchUpEndMarker: nil])
         logger.info("catch-up complete: \(report.slices) slices, \(report.fetched) fetched, \(report.sent) sent")
         return report
+    }
+
+    /// A timestamp for log lines: ISO 8601, UTC.
+    static func date(_ nanoseconds: UInt64) -> String {
+        ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(nanoseconds) / 1e9))
     }
 }
