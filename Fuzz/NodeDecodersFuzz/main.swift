@@ -13,7 +13,11 @@ import StoreSyncProto
 // requests and answers that decode re-encode to bytes that decode to the same value; a Store v3
 // answer is always a status in {200, 400, 503} with at most 100 messages, in forward order; a
 // count answer has one bucket per bucket asked for, or at most the page limit of keys, ascending,
-// inside the time range.
+// inside the time range. Selector 7: a JSON Lines import file; every message read writes back to
+// a line that reads as the same message, and line numbers are ascending. Selector 8: a
+// StoreQueryResponse as pushes, transfer answers and Store v3 answers carry it; every entry that
+// converts to a message converts back to a protobuf entry that converts to the same message, and
+// its hash is the one recomputed from the re-encoded entry.
 
 let storeDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("node-fuzz-\(getpid())").path
 let store: MessageStore = {
@@ -36,7 +40,7 @@ let store: MessageStore = {
 func fuzzOne(_ bytes: [UInt8]) {
     guard let selector = bytes.first else { return }
     var body = ByteBuffer(bytes: bytes.dropFirst())
-    switch selector % 7 {
+    switch selector % 9 {
     case 0:
         guard let frame = try? FrameDecoder.parse(&body) else { return }
         var encoded = ByteBuffer()
@@ -61,6 +65,34 @@ func fuzzOne(_ bytes: [UInt8]) {
         request.encode(into: &encoded)
         fuzzCheck((try? CountRequest(decoding: &encoded)) == request, "a count request re-encodes to itself")
         checkCountAnswer(request)
+    case 7:
+        let read = JSONLines(data: Data(bytes.dropFirst()))
+        let numbers = read.messages.map(\.line) + read.rejected.map(\.line)
+        fuzzCheck(Set(numbers).count == numbers.count, "each line is read once")
+        fuzzCheck(zip(read.messages, read.messages.dropFirst()).allSatisfy { $0.line < $1.line }, "lines ascend")
+        for (_, message) in read.messages {
+            let again = JSONLines(data: Data(JSONLines.line(message).utf8))
+            fuzzCheck(
+                again.messages.map(\.message) == [message], "a message read from JSON Lines writes back to itself")
+        }
+    case 8:
+        guard let response = try? Waku_Store_V3_StoreQueryResponse(serializedBytes: Array(bytes.dropFirst())) else {
+            return
+        }
+        for entry in response.messages where entry.hasMessage {
+            guard let message = try? WakuMessage(proto: entry.message, pubsubTopic: entry.pubsubTopic) else { continue }
+            let hash = message.hash
+            let reencoded = message.keyValue(hash: hash)
+            guard let serialized = try? reencoded.serializedBytes() as [UInt8],
+                let decoded = try? Waku_Store_V3_WakuMessageKeyValue(serializedBytes: serialized),
+                let again = try? WakuMessage(proto: decoded.message, pubsubTopic: decoded.pubsubTopic)
+            else {
+                fuzzCheck(false, "a converted message re-encodes and converts back")
+                continue
+            }
+            fuzzCheck(again == message, "a message converts back to itself")
+            fuzzCheck(Array(decoded.messageHash) == again.hash.bytes, "the carried hash is the message's hash")
+        }
     case 6:
         guard let response = try? CountResponse(decoding: &body) else { return }
         var encoded = ByteBuffer()

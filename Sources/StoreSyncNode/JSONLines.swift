@@ -1,10 +1,11 @@
 import Foundation
 import StoreSyncCore
 
-/// Messages read from a JSON Lines file: one object a line with `pubsub_topic`, `content_topic`,
-/// `payload` (base64), optional `meta` (base64), `timestamp` (ns) and optional `ephemeral`.
-struct JSONLines {
-    struct Line: Decodable {
+/// Messages read from a JSON Lines file (`storesync import` and `push`): one object a line with
+/// `pubsub_topic`, `content_topic`, `payload` (base64), optional `meta` (base64), `timestamp`
+/// (ns) and optional `ephemeral`. Bad lines are reported with their numbers, not fatal.
+public struct JSONLines: Sendable {
+    struct Line: Codable {
         let pubsubTopic: String
         let contentTopic: String
         let payload: String
@@ -20,19 +21,23 @@ struct JSONLines {
     }
 
     /// The longest line accepted, in bytes.
-    static let maximumLineLength = 8 << 20
+    public static let maximumLineLength = 8 << 20
 
-    var messages: [(line: Int, message: WakuMessage)] = []
-    var rejected: [(line: Int, reason: String)] = []
+    /// The messages read, with their line numbers (from 1).
+    public var messages: [(line: Int, message: WakuMessage)] = []
+    /// The lines refused, with why.
+    public var rejected: [(line: Int, reason: String)] = []
 
-    init(contentsOf path: String) throws {
+    /// Reads a file.
+    public init(contentsOf path: String) throws {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ValidationErrorText("cannot read \(path): check that the file exists and is readable")
         }
         self.init(data: data)
     }
 
-    init(data: Data) {
+    /// Reads lines from bytes.
+    public init(data: Data) {
         let decoder = JSONDecoder()
         var number = 0
         for raw in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
@@ -66,6 +71,19 @@ struct JSONLines {
         }
     }
 
+    /// A message as one line of this format (without the newline).
+    public static func line(_ message: WakuMessage) -> String {
+        let line = Line(
+            pubsubTopic: message.pubsubTopic, contentTopic: message.contentTopic,
+            payload: Data(message.payload).base64EncodedString(),
+            meta: message.meta.map { Data($0).base64EncodedString() }, timestamp: message.timestamp,
+            ephemeral: message.ephemeral ? true : nil)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let data = (try? encoder.encode(line)) ?? Data()
+        return String(decoding: data, as: UTF8.self)
+    }
+
     static func describe(_ error: DecodingError) -> String {
         switch error {
         case .keyNotFound(let key, _): "missing field \(key.stringValue)"
@@ -78,7 +96,7 @@ struct JSONLines {
 }
 
 /// An error whose text is the whole message.
-struct ValidationErrorText: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+public struct ValidationErrorText: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }
