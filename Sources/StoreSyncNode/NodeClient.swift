@@ -5,6 +5,7 @@ import StoreSyncCore
 import StoreSyncLMDB
 import StoreSyncProto
 import SwiftProtobuf
+import Synchronization
 
 import struct Foundation.Data
 
@@ -94,6 +95,7 @@ public struct NodeClient: Sendable {
     {
         let maximumFrameSize = maximumFrameSize
         let readTimeout = readTimeout
+        let timedOut = TimeoutFlag()
         var bootstrap = ClientBootstrap(group: group)
         if let localAddress { bootstrap = bootstrap.bind(to: try SocketAddress(ipAddress: localAddress, port: 0)) }
         let channel =
@@ -104,17 +106,24 @@ public struct NodeClient: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
                         IdleStateHandler(readTimeout: .nanoseconds(Int64(readTimeout * 1e9))))
-                    try channel.pipeline.syncOperations.addHandler(ReadTimeoutHandler(seconds: readTimeout))
+                    try channel.pipeline.syncOperations.addHandler(
+                        ReadTimeoutHandler(seconds: readTimeout, flag: timedOut))
                     try channel.pipeline.syncOperations.addFramingHandlers(maximumFrameSize: maximumFrameSize)
                     return try NIOAsyncChannel<Frame, Frame>(wrappingChannelSynchronously: channel)
                 }
             }
-        return try await channel.executeThenClose { inbound, outbound in
-            try await outbound.write(.hello(protocolId: streamProtocol.rawValue, version: StreamProtocol.version))
-            var stream = NodeStream(inbound: inbound.makeAsyncIterator(), outbound: outbound)
-            let result = try await body(&stream)
-            try? await outbound.write(.end)
-            return result
+        do {
+            return try await channel.executeThenClose { inbound, outbound in
+                try await outbound.write(.hello(protocolId: streamProtocol.rawValue, version: StreamProtocol.version))
+                var stream = NodeStream(inbound: inbound.makeAsyncIterator(), outbound: outbound)
+                let result = try await body(&stream)
+                try? await outbound.write(.end)
+                return result
+            }
+        } catch {
+            // Whatever broke after the timeout closed the stream (a write, a read), the cause is the timeout.
+            if timedOut.fired { throw PeerError.timedOut(seconds: readTimeout) }
+            throw error
         }
     }
 
@@ -160,9 +169,11 @@ final class ReadTimeoutHandler: ChannelInboundHandler {
     typealias InboundOut = ByteBuffer
 
     private let seconds: Double
+    private let flag: TimeoutFlag
 
-    init(seconds: Double) {
+    init(seconds: Double, flag: TimeoutFlag) {
         self.seconds = seconds
+        self.flag = flag
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -170,7 +181,18 @@ final class ReadTimeoutHandler: ChannelInboundHandler {
             context.fireUserInboundEventTriggered(event)
             return
         }
+        flag.fire()
         context.fireErrorCaught(PeerError.timedOut(seconds: seconds))
         context.close(promise: nil)
     }
+}
+
+/// Whether a stream's read timeout fired: set on the event loop, read by the task that owns the
+/// stream.
+final class TimeoutFlag: Sendable {
+    private let state = Mutex(false)
+
+    func fire() { state.withLock { $0 = true } }
+
+    var fired: Bool { state.withLock { $0 } }
 }

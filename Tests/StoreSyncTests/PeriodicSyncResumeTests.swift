@@ -146,8 +146,8 @@ struct PeriodicSyncResumeTests {
         let silent = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .bind(host: "127.0.0.1", port: 0).get()
         let local = try await TestNode()
-        let client = NodeClient(host: "127.0.0.1", port: silent.localAddress?.port ?? 0, readTimeout: 0.3)
-        await #expect(throws: PeerError.timedOut(seconds: 0.3)) {
+        let client = NodeClient(host: "127.0.0.1", port: silent.localAddress?.port ?? 0, readTimeout: 0.5)
+        await #expect(throws: PeerError.timedOut(seconds: 0.5)) {
             try await local.node.sync(with: client, pubsubTopic: Self.topics[0])
         }
         #expect(local.node.openSyncSessions == 0)
