@@ -15,6 +15,9 @@ public struct InProcessSession {
         public var bytesDown = 0
         /// The largest message either side sent.
         public var largestMessage = 0
+
+        /// An empty outcome, for other methods measured the same way.
+        public init() {}
     }
 
     /// Why a session did not complete.

@@ -3,14 +3,20 @@ import StoreSyncCore
 import StoreSyncLMDB
 
 // sync-bench: reconciliation scenarios measured on the same data for every method.
-//   sync-bench --n N --d D [--policy reference|adaptive] [--responder-policy P] [--storage memory]
-//              [--transport inprocess] [--frame-limit BYTES] [--seed S] [--json]
-// Prints one line (or JSON object) per run.
+//   sync-bench --n N --d D [--policy reference|adaptive|full-ids|xor-partitions] [--responder-policy P]
+//              [--storage memory|lmdb] [--transport inprocess] [--frame-limit BYTES] [--seed S] [--json]
+// prints one line (or JSON object) for one run. Without --n and --d it runs the grid (see Grid.swift)
+// and writes its table, CSV and plots.
 
 struct Options {
     var n = 100_000
     var d = 100
     var policy = SplitPolicy.reference
+    /// The method: a split policy of the Negentropy engine, or a baseline.
+    var method = "reference"
+    var grid = true
+    var output = "Benchmarks/results"
+    var largeGrid = false
     var responderPolicy: SplitPolicy?
     var storage = "memory"
     var transport = "inprocess"
@@ -32,9 +38,22 @@ func parse() -> Options {
     }
     while let argument = arguments.next() {
         switch argument {
-        case "--n": options.n = Int(value(argument)) ?? options.n
-        case "--d": options.d = Int(value(argument)) ?? options.d
-        case "--policy": options.policy = SplitPolicy(rawValue: value(argument)) ?? options.policy
+        case "--n":
+            options.n = Int(value(argument)) ?? options.n
+            options.grid = false
+        case "--d":
+            options.d = Int(value(argument)) ?? options.d
+            options.grid = false
+        case "--policy":
+            options.method = value(argument)
+            options.policy = SplitPolicy(rawValue: options.method) ?? options.policy
+            guard SplitPolicy(rawValue: options.method) != nil || Baseline.names.contains(options.method) else {
+                FileHandle.standardError.write(
+                    Data("sync-bench: --policy must be reference, adaptive, full-ids or xor-partitions\n".utf8))
+                exit(2)
+            }
+        case "--output": options.output = value(argument)
+        case "--with-10m": options.largeGrid = true
         case "--responder-policy": options.responderPolicy = SplitPolicy(rawValue: value(argument))
         case "--storage": options.storage = value(argument)
         case "--transport": options.transport = value(argument)
@@ -74,6 +93,10 @@ func anonymousResidentBytes() -> Int {
 }
 
 let options = parse()
+if options.grid {
+    try Grid.run(options)
+    exit(0)
+}
 let workload = Workload(n: options.n, d: options.d, seed: options.seed)
 
 /// Runs the session on the chosen storage `--repeat` times with fresh engines, timing only the
@@ -108,12 +131,19 @@ func measureOnce(_ run: () throws -> InProcessSession.Outcome) rethrows -> (InPr
 let outcome: InProcessSession.Outcome
 let seconds: Double
 let cpu: Double
-switch options.storage {
-case "memory":
+switch (options.storage, options.method) {
+case ("memory", "full-ids"):
+    (outcome, seconds, cpu) = measureOnce { Baseline.fullIds(local: workload.local, remote: workload.remote) }
+case ("memory", "xor-partitions"):
+    (outcome, seconds, cpu) = measureOnce { Baseline.xorPartitions(local: workload.local, remote: workload.remote) }
+case (_, "full-ids"), (_, "xor-partitions"):
+    FileHandle.standardError.write(Data("sync-bench: the baselines run on memory storage\n".utf8))
+    exit(2)
+case ("memory", _):
     let local = SortedKeyStorage(uniqueSortedKeys: workload.local)
     let remote = SortedKeyStorage(uniqueSortedKeys: workload.remote)
     (outcome, seconds, cpu) = try measure { try $0.run(local: local, remote: remote) }
-case "lmdb":
+case ("lmdb", _):
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sync-bench-\(getpid())").path
     defer { try? FileManager.default.removeItem(atPath: directory) }
     let store = try MessageStore(StoreConfiguration(directory: directory, initialMapSize: 1 << 30, durability: .noSync))
@@ -146,8 +176,8 @@ let perDifference = options.d == 0 ? 0 : Double(bytes) / Double(options.d)
 if options.json {
     let fields: [String] = [
         "\"n\":\(options.n)", "\"d\":\(options.d)", "\"storage\":\"\(options.storage)\"",
-        "\"policy\":\"\(options.policy.rawValue)\"",
-        "\"responder_policy\":\"\((options.responderPolicy ?? options.policy).rawValue)\"",
+        "\"policy\":\"\(options.method)\"",
+        "\"responder_policy\":\"\(Baseline.names.contains(options.method) ? options.method : (options.responderPolicy ?? options.policy).rawValue)\"",
         "\"transport\":\"\(options.transport)\"", "\"frame_limit\":\(options.frameLimit)",
         "\"rounds\":\(outcome.rounds)", "\"bytes_up\":\(outcome.bytesUp)", "\"bytes_down\":\(outcome.bytesDown)",
         "\"bytes_per_difference\":\(String(format: "%.1f", perDifference))",
@@ -158,7 +188,7 @@ if options.json {
     print("{" + fields.joined(separator: ",") + "}")
 } else {
     print(
-        "n=\(options.n) d=\(options.d) policy=\(options.policy.rawValue)/\((options.responderPolicy ?? options.policy).rawValue)"
+        "n=\(options.n) d=\(options.d) policy=\(options.method)/\((options.responderPolicy ?? options.policy).rawValue)"
             + " rounds=\(outcome.rounds) up=\(outcome.bytesUp) down=\(outcome.bytesDown)"
             + " bytes/diff=\(String(format: "%.0f", perDifference)) have=\(outcome.have.count) need=\(outcome.need.count)"
             + " time=\(String(format: "%.6f", seconds))s cpu=\(String(format: "%.6f", cpu))s"
