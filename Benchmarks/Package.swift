@@ -5,14 +5,26 @@ let package = Package(
     name: "StoreSyncBenchmarks",
     platforms: [.macOS(.v13)],
     dependencies: [
-        .package(name: "StoreSync", path: "..")
+        .package(name: "StoreSync", path: ".."),
+        .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
+        .executableTarget(
+            name: "StoreSyncBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "StoreSyncCore", package: "StoreSync"),
+                .product(name: "StoreSyncLMDB", package: "StoreSync"),
+            ],
+            path: "Benchmarks/StoreSyncBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
         .executableTarget(
             name: "sync-bench",
             dependencies: [
                 .product(name: "StoreSyncCore", package: "StoreSync"),
                 .product(name: "StoreSyncLMDB", package: "StoreSync"),
+                .product(name: "StoreSyncNode", package: "StoreSync"),
             ],
             path: "Sources/SyncBench"
         ),

@@ -1,7 +1,8 @@
 import Foundation
 
 /// The whole grid: N in {10k, 100k, 1M} (and 10M with `--with-10m`), d in {0, 1, 100, 1 %, 10 %},
-/// every method on memory storage and the Negentropy policies on LMDB too. Each run is a child
+/// every method on memory storage in process, and the Negentropy policies also on LMDB and over
+/// loopback TCP. Each run is a child
 /// process of this executable, so that its peak memory is its own. Writes `results.md`,
 /// `results.csv`, `bytes-per-difference.svg` and `sync-time.svg` to the output directory.
 enum Grid {
@@ -31,14 +32,18 @@ enum Grid {
         for n in sizes {
             for d in [0, 1, 100, n / 100, n / 10] {
                 for method in methods {
-                    let storages = Baseline.names.contains(method) ? ["memory"] : ["memory", "lmdb"]
-                    for storage in storages {
+                    let setups =
+                        Baseline.names.contains(method)
+                        ? [("memory", "inprocess")]
+                        : [("memory", "inprocess"), ("lmdb", "inprocess"), ("memory", "tcp")]
+                    for (storage, transport) in setups {
                         let row = try child([
-                            "--n", String(n), "--d", String(d), "--policy", method, "--storage", storage, "--json",
+                            "--n", String(n), "--d", String(d), "--policy", method, "--storage", storage,
+                            "--transport", transport, "--json",
                         ])
                         FileHandle.standardError.write(
                             Data(
-                                "n=\(n) d=\(d) \(method) \(storage): \(row.rounds) rounds, \(row.bytesUp + row.bytesDown) B, \(row.syncSeconds) s\n"
+                                "n=\(n) d=\(d) \(method) \(storage) \(transport): \(row.rounds) rounds, \(row.bytesUp + row.bytesDown) B, \(row.syncSeconds) s\n"
                                     .utf8))
                         rows.append(row)
                     }
@@ -52,8 +57,11 @@ enum Grid {
         var perDifference = methods.map { method in
             (
                 method,
-                rows.filter { $0.n == largest && $0.policy == method && $0.storage == "memory" && $0.d > 0 }
-                    .map { (Double($0.d), $0.bytesPerDifference ?? 0) }
+                rows.filter {
+                    $0.n == largest && $0.policy == method && $0.storage == "memory" && $0.transport == "inprocess"
+                        && $0.d > 0
+                }
+                .map { (Double($0.d), $0.bytesPerDifference ?? 0) }
             )
         }
         perDifference.append(("floor (32 B)", perDifference[0].1.map { ($0.0, 32) }))
@@ -64,8 +72,10 @@ enum Grid {
         let times = methods.map { method in
             (
                 method,
-                rows.filter { $0.policy == method && $0.storage == "memory" && $0.d == $0.n / 100 }
-                    .map { (Double($0.n), max($0.syncSeconds, 1e-6)) }
+                rows.filter {
+                    $0.policy == method && $0.storage == "memory" && $0.transport == "inprocess" && $0.d == $0.n / 100
+                }
+                .map { (Double($0.n), max($0.syncSeconds, 1e-6)) }
             )
         }
         try Plot.svg(

@@ -128,6 +128,28 @@ func measureOnce(_ run: () throws -> InProcessSession.Outcome) rethrows -> (InPr
     )
 }
 
+/// The session over loopback TCP, timed like `measureOnce`.
+func measureTCP(local: Side, remote: Side) async throws -> (InProcessSession.Outcome, Double, Double) {
+    let cpuStart = cpuSeconds()
+    let start = ContinuousClock.now
+    let outcome = try await TCPTransport.run(
+        local: local, remote: remote, policy: options.policy, frameLimit: options.frameLimit)
+    let elapsed = ContinuousClock.now - start
+    return (
+        outcome, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
+        cpuSeconds() - cpuStart
+    )
+}
+
+guard ["inprocess", "tcp"].contains(options.transport) else {
+    FileHandle.standardError.write(Data("sync-bench: --transport must be inprocess or tcp\n".utf8))
+    exit(2)
+}
+if options.transport == "tcp" && Baseline.names.contains(options.method) {
+    FileHandle.standardError.write(Data("sync-bench: the baselines run in process\n".utf8))
+    exit(2)
+}
+
 let outcome: InProcessSession.Outcome
 let seconds: Double
 let cpu: Double
@@ -139,6 +161,10 @@ case ("memory", "xor-partitions"):
 case (_, "full-ids"), (_, "xor-partitions"):
     FileHandle.standardError.write(Data("sync-bench: the baselines run on memory storage\n".utf8))
     exit(2)
+case ("memory", _) where options.transport == "tcp":
+    (outcome, seconds, cpu) = try await measureTCP(
+        local: .memory(SortedKeyStorage(uniqueSortedKeys: workload.local)),
+        remote: .memory(SortedKeyStorage(uniqueSortedKeys: workload.remote)))
 case ("memory", _):
     let local = SortedKeyStorage(uniqueSortedKeys: workload.local)
     let remote = SortedKeyStorage(uniqueSortedKeys: workload.remote)
@@ -153,9 +179,15 @@ case ("lmdb", _):
         }
     }
     // One snapshot per message on each side, as a node does.
-    (outcome, seconds, cpu) = try measure {
-        try $0.run(
-            localSnapshots: store.snapshots(keyIndex: "local"), remoteSnapshots: store.snapshots(keyIndex: "remote"))
+    if options.transport == "tcp" {
+        (outcome, seconds, cpu) = try await measureTCP(
+            local: .lmdb(store, index: "local"), remote: .lmdb(store, index: "remote"))
+    } else {
+        (outcome, seconds, cpu) = try measure {
+            try $0.run(
+                localSnapshots: store.snapshots(keyIndex: "local"), remoteSnapshots: store.snapshots(keyIndex: "remote")
+            )
+        }
     }
 default:
     FileHandle.standardError.write(Data("sync-bench: --storage must be memory or lmdb\n".utf8))
