@@ -2,6 +2,7 @@ import Benchmark
 import Foundation
 import StoreSyncCore
 import StoreSyncLMDB
+import Synchronization
 
 // Micro benchmarks of the hot paths, run by package-benchmark:
 //   swift package --package-path Benchmarks benchmark
@@ -23,6 +24,8 @@ final class IndexedStore: Sendable {
     let directory: String
     let store: MessageStore
     let count: Int
+    /// Batches inserted so far: each gets keys of its own.
+    let batches = Mutex(0)
 
     init(count: Int) throws {
         directory =
@@ -113,13 +116,18 @@ let benchmarks: @Sendable () -> Void = {
 
     Benchmark("LMDB batch insert, 10 000 keys a transaction", configuration: .init(maxIterations: 200)) {
         (benchmark: Benchmark, indexed: IndexedStore) in
-        var batch = 0
         for _ in benchmark.scaledIterations {
-            batch += 1
+            let batch = indexed.batches.withLock { count -> Int in
+                count += 1
+                return count
+            }
             let keys = streamKeys(10_000, seed: 1_000 + UInt64(batch))
             benchmark.startMeasurement()
-            blackHole(try indexed.store.insertKeys(keys, index: "insert-\(batch % 8)"))
+            let inserted = try indexed.store.insertKeys(keys, index: "insert-\(batch % 8)")
             benchmark.stopMeasurement()
+            guard inserted == keys.count else {
+                throw BenchmarkSetupFailure(description: "batch \(batch) inserted \(inserted) of \(keys.count) keys")
+            }
         }
         indexed.remove()
     } setup: {
