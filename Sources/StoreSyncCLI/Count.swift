@@ -80,9 +80,7 @@ struct Count: AsyncParsableCommand {
     }
 
     static func date(_ nanoseconds: UInt64) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: Date(timeIntervalSince1970: Double(nanoseconds) / 1e9))
+        isoDate(nanoseconds, fractional: true)
     }
 
     /// The table: one row per bucket, one column per node, `*` where they disagree, and a total.

@@ -32,8 +32,7 @@ struct Stats: ParsableCommand {
     }
 
     static func date(_ nanoseconds: UInt64?) -> String {
-        guard let nanoseconds else { return "-" }
-        return ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(nanoseconds) / 1e9))
+        nanoseconds.map { isoDate($0) } ?? "-"
     }
 
     static func table(_ statistics: StoreStatistics) -> String {

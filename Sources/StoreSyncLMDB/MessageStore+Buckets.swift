@@ -51,11 +51,9 @@ extension MessageStore {
                     databases.byContent,
                     from: Self.contentIndexKey(scope: record.scopeId, contentTopic: id, key: SyncKey(timestamp: start))
                 ) { raw, _ in
-                    guard raw.count == 48, raw.loadBigEndianUInt32(at: 0) == record.scopeId,
-                        raw.loadBigEndianUInt32(at: 4) == id
+                    guard let key = Self.contentIndexEntry(raw, scope: record.scopeId, contentTopic: id),
+                        key.timestamp < end
                     else { return false }
-                    let key = NodeView.key(in: raw, at: 8)
-                    guard key.timestamp < end else { return false }
                     let index = Int((key.timestamp - start) / width)
                     summaries[index].count += 1
                     summaries[index].sum.add(key.hash)

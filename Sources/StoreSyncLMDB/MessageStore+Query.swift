@@ -83,11 +83,9 @@ extension MessageStore {
     ) throws -> [QueryHit] {
         var hits = [QueryHit]()
         func hit(_ raw: UnsafeRawBufferPointer) -> QueryHit? {
-            guard raw.count == 48, raw.loadBigEndianUInt32(at: 0) == scope,
-                raw.loadBigEndianUInt32(at: 4) == contentTopic
-            else { return nil }
-            let key = NodeView.key(in: raw, at: 8)
-            return QueryHit(key: key, pubsubTopic: pubsubTopic)
+            Self.contentIndexEntry(raw, scope: scope, contentTopic: contentTopic).map {
+                QueryHit(key: $0, pubsubTopic: pubsubTopic)
+            }
         }
         if forward {
             var start = SyncKey(timestamp: timeRange.lowerBound)

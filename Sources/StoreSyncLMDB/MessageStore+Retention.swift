@@ -43,10 +43,7 @@ extension MessageStore {
         } else {
             result = try ingestBatch(messages)
         }
-        if let capacity = retention.maximumCount {
-            let excess = try messageCount() - capacity
-            if excess > 0 { record(RetentionReport(byCount: try deleteOldest(excess))) }
-        }
+        record(RetentionReport(byCount: try enforceCapacity()))
         return result
     }
 
@@ -89,10 +86,7 @@ extension MessageStore {
         if let floor = ageFloor(now: now), floor > 0 {
             report.byAge = try prune(olderThan: floor)
         }
-        if let capacity = retention.maximumCount {
-            let excess = try messageCount() - capacity
-            if excess > 0 { report.byCount = try deleteOldest(excess) }
-        }
+        report.byCount = try enforceCapacity()
         if retention.maximumBytes != nil {
             report.bySize = try makeRoom(count: cappedTransactionSize, bytes: 0)
         }
@@ -104,21 +98,29 @@ extension MessageStore {
     /// stored: the age limit, or the oldest message kept while the store is at its count or size
     /// cap. 0 when any message would be kept. Sync fetches nothing older.
     public func retentionFloor(now: UInt64 = MessageStore.currentTime()) throws -> UInt64 {
-        var floor = ageFloor(now: now) ?? 0
-        var full = false
-        if let capacity = retention.maximumCount, try messageCount() >= capacity { full = true }
-        if retention.maximumBytes != nil {
-            let usage = try environment.usage()
-            full =
-                full || Double(usage.usedPages) > Self.sizeCapFullMark * Double(usage.maximumMapBytes / usage.pageSize)
-        }
-        if full, let oldest = try statistics().oldest { floor = max(floor, oldest) }
-        return floor
+        let floor = ageFloor(now: now) ?? 0
+        guard retention.maximumCount != nil || retention.maximumBytes != nil else { return floor }
+        // One read: counts, oldest message and disk use together.
+        let statistics = try statistics()
+        let disk = statistics.disk
+        let atCount = retention.maximumCount.map { statistics.messages >= $0 } ?? false
+        let atSize =
+            retention.maximumBytes != nil
+            && Double(disk.usedPages) > Self.sizeCapFullMark * Double(disk.maximumMapBytes / disk.pageSize)
+        guard atCount || atSize, let oldest = statistics.oldest else { return floor }
+        return max(floor, oldest)
     }
 
     /// Pages in use and file size now.
     public func diskUsage() throws -> DiskUsage {
         try environment.usage()
+    }
+
+    /// Deletes the oldest messages beyond the count cap, if there is one. Returns how many went.
+    private func enforceCapacity() throws -> Int {
+        guard let capacity = retention.maximumCount else { return 0 }
+        let excess = try messageCount() - capacity
+        return excess > 0 ? try deleteOldest(excess) : 0
     }
 
     private func ageFloor(now: UInt64) -> UInt64? {

@@ -291,6 +291,14 @@ public final class MessageStore: Sendable {
         return out
     }
 
+    /// The key of a content-index entry of `scope` and `contentTopic`; nil for an entry of
+    /// another scope or topic (a scan has run past its prefix).
+    static func contentIndexEntry(_ raw: UnsafeRawBufferPointer, scope: UInt32, contentTopic: UInt32) -> SyncKey? {
+        guard raw.count == 48, raw.loadBigEndianUInt32(at: 0) == scope, raw.loadBigEndianUInt32(at: 4) == contentTopic
+        else { return nil }
+        return NodeView.key(in: raw, at: 8)
+    }
+
     func scopeRecord(_ txn: LMDBTransaction, kind: UInt8, name: String) throws -> ScopeRecord? {
         // A name too long to be a key was never stored.
         guard name.utf8.count <= Self.maximumTopicLength else { return nil }

@@ -143,9 +143,9 @@ public final class PeriodicSync: Sendable {
                 peerState.backedOffUntil = 0
             } else {
                 peerState.failures += 1
-                let backoff = min(
-                    configuration.maximumBackoffSeconds,
-                    configuration.backoffSeconds * Double(1 << min(peerState.failures - 1, 20)))
+                let backoff = RetryPolicy(
+                    initialDelay: configuration.backoffSeconds, maximumDelay: configuration.maximumBackoffSeconds
+                ).backoff(forRetry: peerState.failures)
                 peerState.backedOffUntil = now + UInt64(backoff * 1e9)
             }
             state.peers[Self.key(peer)] = peerState

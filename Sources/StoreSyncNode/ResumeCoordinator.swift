@@ -165,8 +165,9 @@ public final class ResumeCoordinator: Sendable {
             }
             guard served else {
                 failures += 1
-                let wait = min(
-                    configuration.retrySeconds * 10, configuration.retrySeconds * Double(1 << min(failures - 1, 10)))
+                let wait = RetryPolicy(
+                    initialDelay: configuration.retrySeconds, maximumDelay: configuration.retrySeconds * 10
+                ).backoff(forRetry: failures)
                 logger.warning(
                     "no peer served catch-up slice [\(Self.date(start)), \(Self.date(end))); retrying in \(wait) s")
                 try await scheduler.sleep(seconds: wait)

@@ -24,8 +24,14 @@ public struct RetryPolicy: Sendable, Equatable {
     /// The seconds to wait before retry number `retry` (1 for the first): half the backoff plus a
     /// random part of the other half, so that clients refused together do not return together.
     public func delay(forRetry retry: Int, using generator: inout some RandomNumberGenerator) -> Double {
-        let backoff = min(maximumDelay, initialDelay * Double(1 << min(retry - 1, 30)))
+        let backoff = backoff(forRetry: retry)
         return backoff / 2 + Double.random(in: 0...(backoff / 2), using: &generator)
+    }
+
+    /// The backoff before retry number `retry` (1 for the first), without jitter:
+    /// `initialDelay` doubled per retry, at most `maximumDelay`.
+    public func backoff(forRetry retry: Int) -> Double {
+        min(maximumDelay, initialDelay * Double(1 << min(max(retry, 1) - 1, 30)))
     }
 
     /// Whether an error is worth retrying, and the node's hint of when, in seconds.
