@@ -1,21 +1,19 @@
 import Foundation
 import StoreSyncCore
 
-/// Locates and reads the shared conformance data in `../shared/vectors` beside the project root.
-/// A missing file is a thrown error, so the test fails rather than skips.
+/// Locates and reads the conformance data committed in `Tests/Vectors`. A missing file is a
+/// thrown error, so the test fails rather than skips.
 enum TestVectors {
     struct Missing: Error, CustomStringConvertible {
         let path: String
-        var description: String { "conformance data missing at \(path): the tests need ../shared/vectors" }
+        var description: String { "conformance data missing at \(path): the tests need Tests/Vectors" }
     }
 
     static var directory: URL {
         URL(fileURLWithPath: #filePath)
             .deletingLastPathComponent()  // StoreSyncTests
             .deletingLastPathComponent()  // Tests
-            .deletingLastPathComponent()  // project root
-            .deletingLastPathComponent()
-            .appendingPathComponent("shared/vectors")
+            .appendingPathComponent("Vectors")
     }
 
     static func data(_ relativePath: String) throws -> Data {
@@ -30,7 +28,7 @@ enum TestVectors {
     ]
 }
 
-/// One reference transcript of `../shared/vectors/negentropy`.
+/// One reference transcript of `Tests/Vectors/negentropy`.
 struct Transcript: Decodable {
     struct Message: Decodable {
         let from: String
