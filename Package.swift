@@ -97,9 +97,15 @@ let package = Package(
             name: "StoreTorture",
             dependencies: ["StoreSyncCore", "StoreSyncLMDB"]
         ),
+        .target(
+            name: "StoreSyncTestSupport",
+            dependencies: ["StoreSyncNode"],
+            path: "Tests/StoreSyncTestSupport"
+        ),
         .testTarget(
             name: "StoreSyncTests",
             dependencies: [
+                "StoreSyncTestSupport",
                 "StoreSyncCore",
                 "StoreSyncLMDB",
                 "StoreSyncNode",

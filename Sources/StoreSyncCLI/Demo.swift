@@ -98,7 +98,7 @@ struct Demo: AsyncParsableCommand {
         for task in serving { _ = await task.result }
 
         let elapsed = clock.now - started
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let seconds = elapsed.seconds
         print("result:")
         for (index, node) in nodes.enumerated() {
             print("  \(node.name): \(before[index]) → \(counts[index]) messages")

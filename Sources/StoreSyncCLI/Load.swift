@@ -75,8 +75,7 @@ struct Load: AsyncParsableCommand {
                                         .statusCode ?? 0
                                     samples.append(
                                         Sample(
-                                            latency: Double(elapsed.components.attoseconds) / 1e18
-                                                + Double(elapsed.components.seconds),
+                                            latency: elapsed.seconds,
                                             status: status))
                                     index += workers
                                 }
@@ -95,7 +94,7 @@ struct Load: AsyncParsableCommand {
             }
         }
         let elapsed = clock.now - start
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let seconds = elapsed.seconds
         let served = samples.filter { $0.status == 200 }
         let rejected = samples.filter { $0.status == 429 }.count
         let latencies = served.map(\.latency).sorted()

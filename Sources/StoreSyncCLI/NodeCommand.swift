@@ -143,7 +143,7 @@ struct Node: AsyncParsableCommand {
         if let metricsListen {
             do {
                 metricsServer = try await MetricsServer.bind(host: metricsListen.host, port: metricsListen.port) {
-                    endpoint.render()
+                    await endpoint.render()
                 }
             } catch {
                 await node.close()
@@ -153,7 +153,7 @@ struct Node: AsyncParsableCommand {
             say("metrics on http://\(metricsListen.host):\(metricsServer?.port ?? 0)/metrics")
         }
         let clients = peers.map(\.client)
-        let background = BackgroundSyncService(
+        let background = BackgroundSync(
             node: node, peers: clients, pubsubTopics: pubsubTopics,
             resume: ResumeCoordinator(
                 node: node, peers: clients, pubsubTopics: pubsubTopics,
@@ -166,9 +166,10 @@ struct Node: AsyncParsableCommand {
                 logger: logger),
             logger: logger)
         // SIGTERM and SIGINT stop the node gracefully: no new streams, those under way finish.
-        var services: [any Service] = [NodeService(node: node), background]
+        var services: [any Service] = [NodeService(node: node), CancelledAtShutdown { await background.run() }]
         if !retention.policy.keepsEverything {
-            services.append(RetentionService(store: store, interval: retentionInterval, logger: logger))
+            let retention = PeriodicRetention(store: store, intervalSeconds: retentionInterval, logger: logger)
+            services.append(CancelledAtShutdown { await retention.run() })
         }
         let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try await group.run()
@@ -191,104 +192,11 @@ struct NodeService: Service {
     }
 }
 
-/// Applies the store's retention policy at start and then every `interval` seconds, until
-/// graceful shutdown. A failed pass is logged and retried at the next interval.
-struct RetentionService: Service {
-    let store: MessageStore
-    let interval: Double
-    let logger: Logger
+/// Library work that runs until graceful shutdown cancels it.
+struct CancelledAtShutdown: Service {
+    let work: @Sendable () async -> Void
 
     func run() async throws {
-        await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                do {
-                    let report = try store.applyRetention()
-                    if report.total > 0 {
-                        logger.info(
-                            "retention deleted \(report.total) messages (age \(report.byAge), count \(report.byCount), size \(report.bySize))"
-                        )
-                    }
-                } catch {
-                    logger.error("retention pass failed: \(error)")
-                }
-                try? await Task.sleep(for: .milliseconds(Int(interval * 1_000)))
-            }
-        }
-    }
-}
-
-/// A node's work with its peers: at start, a catch-up on the gap since it was last online (or,
-/// on a first start, one sync of everything with each peer); the last-online watermark kept
-/// every minute and at shutdown; periodic sync. Runs until graceful shutdown.
-struct BackgroundSyncService: Service {
-    let node: StoreNode
-    let peers: [NodeClient]
-    let pubsubTopics: [String]
-    let resume: ResumeCoordinator
-    let periodic: PeriodicSync
-    let logger: Logger
-
-    func run() async throws {
-        await cancelWhenGracefulShutdown {
-            // The gap is recorded before the watermark moves, so a crash cannot lose it.
-            let gap: Range<UInt64>?
-            let firstStart: Bool
-            do {
-                firstStart =
-                    try node.store.marker(ResumeCoordinator.lastOnlineMarker) == nil
-                    || node.store.marker(Self.initialSyncMarker) != nil
-                if firstStart && !peers.isEmpty { try node.store.setMarkers([Self.initialSyncMarker: 1]) }
-                gap = try resume.plan()
-            } catch {
-                logger.error("cannot plan a catch-up: \(error)")
-                return
-            }
-            await withTaskGroup(of: Void.self) { group in
-                group.addTask { await resume.keepWatermark() }
-                group.addTask { await periodic.run() }
-                group.addTask {
-                    if let gap {
-                        do {
-                            _ = try await resume.catchUp(gap)
-                        } catch is CancellationError {
-                            logger.info("catch-up stopped; it goes on from its last slice at the next start")
-                        } catch {
-                            logger.error("catch-up failed: \(error); it goes on at the next start")
-                        }
-                    } else if firstStart {
-                        await initialSync()
-                    }
-                }
-                await group.waitForAll()
-            }
-        }
-    }
-
-    /// Set while a first start's sync of everything has not yet been served for every topic.
-    static let initialSyncMarker = "initial_sync_pending"
-
-    /// A first start: everything each peer holds, one session per peer and topic; done once
-    /// every topic was served by some peer (else tried again at the next start).
-    private func initialSync() async {
-        var served = Set<String>()
-        for peer in peers {
-            for topic in pubsubTopics {
-                do {
-                    let report = try await node.sync(with: peer, pubsubTopic: topic)
-                    served.insert(topic)
-                    say(
-                        "synced \(topic) with \(peer.host):\(peer.port): \(report.fetched.stored) fetched, \(report.sent.stored) sent"
-                    )
-                } catch {
-                    printError("sync with \(peer.host):\(peer.port) failed: \(error)")
-                }
-            }
-        }
-        guard served.count == Set(pubsubTopics).count else { return }
-        do {
-            try node.store.setMarkers([Self.initialSyncMarker: nil])
-        } catch {
-            logger.error("cannot record that the initial sync is done: \(error)")
-        }
+        await cancelWhenGracefulShutdown { await work() }
     }
 }

@@ -67,3 +67,15 @@ public enum MessageError: Error, Equatable, Sendable, CustomStringConvertible {
         }
     }
 }
+
+extension WakuMessage {
+    /// Bytes of protobuf framing, hash and fixed-width fields a message takes beside its
+    /// variable parts when carried as a Store v3 entry, rounded up.
+    public static let encodingOverhead = 160
+
+    /// An upper estimate of the message's size as a Store v3 entry (with its hash and pubsub
+    /// topic): what batching for a frame and for a transaction counts.
+    public var estimatedEncodedSize: Int {
+        payload.count + (meta?.count ?? 0) + pubsubTopic.utf8.count + contentTopic.utf8.count + Self.encodingOverhead
+    }
+}

@@ -32,6 +32,10 @@ final class LMDBEnvironment: @unchecked Sendable {
         guard configuration.initialMapSize > 0, configuration.maximumMapSize >= configuration.initialMapSize else {
             throw StoreError.invalidConfiguration("need 0 < initialMapSize <= maximumMapSize")
         }
+        guard configuration.readerThreads >= 1, UInt32(configuration.readerThreads) < configuration.maximumReaders
+        else {
+            throw StoreError.invalidConfiguration("need 1 <= readerThreads < maximumReaders")
+        }
         if let cap = configuration.retention.maximumBytes, cap < RetentionPolicy.minimumBytes {
             throw StoreError.invalidConfiguration(
                 "a size cap of \(cap) bytes is below the minimum of \(RetentionPolicy.minimumBytes)")

@@ -78,20 +78,49 @@ extension MessageStore {
         }
     }
 
+    /// Messages one step of `applyRetention` deletes at most, in one write transaction: short
+    /// enough that ingest never waits on a prune for more than a few milliseconds.
+    static let retentionStep = 1_000
+
     /// Applies the whole policy now: messages older than the maximum age, beyond the maximum
     /// count, or beyond what the size cap leaves room for, oldest first. Returns what went.
+    ///
+    /// Runs on the writer thread in steps of at most `retentionStep` messages, each its own
+    /// transaction, so that ingest queued meanwhile is committed between them.
     @discardableResult
-    public func applyRetention(now: UInt64 = MessageStore.currentTime()) throws -> RetentionReport {
+    public func applyRetention(now: UInt64 = MessageStore.currentTime()) async throws -> RetentionReport {
         var report = RetentionReport()
         if let floor = ageFloor(now: now), floor > 0 {
-            report.byAge = try prune(olderThan: floor)
+            let bound = SyncKey(timestamp: floor)
+            report.byAge = try await inSteps { try $0.deleteOldestStep(limit: Self.retentionStep, below: bound) }
         }
-        report.byCount = try enforceCapacity()
+        if let capacity = retention.maximumCount {
+            report.byCount = try await inSteps { store in
+                let excess = try store.messageCount() - capacity
+                return excess > 0 ? try store.deleteOldestStep(limit: min(excess, Self.retentionStep)) : 0
+            }
+        }
         if retention.maximumBytes != nil {
-            report.bySize = try makeRoom(count: cappedTransactionSize, bytes: 0)
+            var started = false
+            report.bySize = try await inSteps { store in
+                let deleted = try store.makeRoomStep(
+                    count: store.cappedTransactionSize, bytes: 0, lowWater: Self.sizeCapLowWater, started: started)
+                started = true
+                return deleted
+            }
         }
         record(report)
         return report
+    }
+
+    /// Runs `step` on the writer thread until it deletes nothing; returns the total.
+    private func inSteps(_ step: (MessageStore) throws -> Int) async throws -> Int {
+        var total = 0
+        while true {
+            let deleted = try await write(step)
+            if deleted == 0 { return total }
+            total += deleted
+        }
     }
 
     /// The timestamp (ns) below which a message would be deleted by retention as soon as it was
@@ -140,71 +169,77 @@ extension MessageStore {
     private func makeRoom(count: Int, bytes: Int, lowWater: Double = sizeCapLowWater, force: Bool = false) throws
         -> Int
     {
+        var deleted = 0
+        while true {
+            let done = try makeRoomStep(count: count, bytes: bytes, lowWater: lowWater, started: force || deleted > 0)
+            if done == 0 { return deleted }
+            deleted += done
+        }
+    }
+
+    /// One transaction of `makeRoom`: at most a capped write's worth of the oldest messages.
+    /// Unless `started`, it deletes only when the pages in use are past the high-water mark.
+    func makeRoomStep(count: Int, bytes: Int, lowWater: Double, started: Bool) throws -> Int {
         guard retention.maximumBytes != nil else { return 0 }
-        var usage = try environment.usage()
+        let usage = try environment.usage()
         let limit = Double(usage.maximumMapBytes / usage.pageSize)
         let needed = Double(Self.pagesNeeded(count: count, bytes: bytes, pageSize: usage.pageSize))
-        guard force || Double(usage.usedPages) + needed > Self.sizeCapHighWater * limit else { return 0 }
+        guard started || Double(usage.usedPages) + needed > Self.sizeCapHighWater * limit else { return 0 }
         let target = max(0, lowWater * limit - needed)
-        var deleted = 0
-        while Double(usage.usedPages) > target {
-            let stored = try messageCount()
-            guard stored > 0 else { break }
-            let perMessage = max(1e-3, Double(usage.usedPages) / Double(stored))
-            let excess = (Double(usage.usedPages) - target) / perMessage
-            let batch = min(stored, max(16, Int(excess.rounded(.up))))
-            // Deletions copy pages too: in transactions no larger than a capped write.
-            let done = try deleteOldest(batch, chunk: cappedTransactionSize)
-            guard done > 0 else { break }
-            deleted += done
-            usage = try environment.usage()
-        }
-        return deleted
+        guard Double(usage.usedPages) > target else { return 0 }
+        let stored = try messageCount()
+        guard stored > 0 else { return 0 }
+        let perMessage = max(1e-3, Double(usage.usedPages) / Double(stored))
+        let excess = (Double(usage.usedPages) - target) / perMessage
+        // Deletions copy pages too: in transactions no larger than a capped write.
+        return try deleteOldestStep(limit: min(stored, cappedTransactionSize, max(16, Int(excess.rounded(.up)))))
     }
 
     /// Deletes the `count` oldest messages over all pubsub topics, in write transactions of at
-    /// most `chunk` messages. Returns how many went.
+    /// most `deleteChunk` messages. Returns how many went.
     @discardableResult
     public func deleteOldest(_ count: Int) throws -> Int {
-        try deleteOldest(count, chunk: Self.deleteChunk)
-    }
-
-    func deleteOldest(_ count: Int, chunk: Int) throws -> Int {
         var deleted = 0
         while deleted < count {
-            let limit = min(chunk, count - deleted)
-            let done = try environment.write { txn in try deleteOldestChunk(txn, limit: limit) }
+            let done = try deleteOldestStep(limit: min(Self.deleteChunk, count - deleted))
             guard done > 0 else { break }
             deleted += done
         }
         return deleted
     }
 
-    private func deleteOldestChunk(_ txn: LMDBTransaction, limit: Int) throws -> Int {
-        // The oldest `limit` of each topic, merged, hold the oldest `limit` of all.
-        var candidates: [(key: SyncKey, topic: String)] = []
-        var records: [String: ScopeRecord] = [:]
-        for topic in try pubsubTopics(txn) {
-            guard let record = try scopeRecord(txn, kind: Self.messageScopeKind, name: topic) else { continue }
-            records[topic] = record
-            let snapshot = KeyIndexSnapshot(txn: txn, nodes: databases.nodes, record: record)
-            try snapshot.forEachKey(in: 0..<min(limit, try snapshot.count())) { key in
-                candidates.append((key, topic))
-                return true
+    /// Deletes, in one write transaction, the `limit` oldest messages over all pubsub topics,
+    /// only those below `bound` when given. Returns how many went.
+    func deleteOldestStep(limit: Int, below bound: SyncKey? = nil) throws -> Int {
+        try environment.write { txn in
+            // The oldest `limit` of each topic, merged, hold the oldest `limit` of all.
+            var candidates: [(key: SyncKey, topic: String)] = []
+            var records: [String: ScopeRecord] = [:]
+            for topic in try pubsubTopics(txn) {
+                guard let record = try scopeRecord(txn, kind: Self.messageScopeKind, name: topic) else { continue }
+                records[topic] = record
+                let snapshot = KeyIndexSnapshot(txn: txn, nodes: databases.nodes, record: record)
+                try snapshot.forEachKey(in: 0..<min(limit, try snapshot.count())) { key in
+                    if let bound, key >= bound { return false }
+                    candidates.append((key, topic))
+                    return true
+                }
             }
+            candidates.sort { $0.key < $1.key }
+            let chosen = Dictionary(grouping: candidates.prefix(limit), by: \.topic)
+            for (topic, entries) in chosen {
+                guard let record = records[topic] else { continue }
+                try deleteKeys(txn, pubsubTopic: topic, record: record, keys: entries.map(\.key))
+            }
+            return min(limit, candidates.count)
         }
-        candidates.sort { $0.key < $1.key }
-        let chosen = Dictionary(grouping: candidates.prefix(limit), by: \.topic)
-        for (topic, entries) in chosen {
-            guard let record = records[topic] else { continue }
-            try deleteKeys(txn, pubsubTopic: topic, record: record, keys: entries.map(\.key))
-        }
-        return min(limit, candidates.count)
     }
 
-    /// A message's share of the data file, roughly: its record, index entries and page overhead.
+    /// Bytes of a message's key-index and content-index entries in the data file.
+    static let indexBytesPerMessage = 96
+
+    /// A message's share of the data file, roughly: its record and its index entries.
     static func estimatedSize(of message: WakuMessage) -> Int {
-        message.payload.count + (message.meta?.count ?? 0) + message.pubsubTopic.utf8.count
-            + 2 * message.contentTopic.utf8.count + 200
+        message.estimatedEncodedSize + indexBytesPerMessage
     }
 }

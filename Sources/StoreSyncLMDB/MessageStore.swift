@@ -8,6 +8,11 @@ import Synchronization
 /// fingerprint of any key range in O(log n)). A message, its secondary index entry and its key
 /// go in together, in one write transaction. Reads take a snapshot; ingest from other threads or
 /// other processes on the same directory goes on meanwhile. Thread-safe.
+///
+/// Every call of the synchronous API blocks its thread on LMDB (and on the disk, for durable
+/// commits). Async code uses the async API instead (`ingest`, `read`, `write`,
+/// `applyRetention`): it runs the same work on the store's own threads, one writer that commits
+/// what has queued up as one group, and a small pool of readers.
 public final class MessageStore: Sendable {
     /// What became of one message handed to `ingest`.
     public enum Outcome: Equatable, Sendable {
@@ -34,6 +39,10 @@ public final class MessageStore: Sendable {
     let environment: LMDBEnvironment
     /// Deletions by retention since the store was opened.
     let retentionTotals = Mutex(RetentionReport())
+    /// The thread that owns this process's writes of the async API.
+    let writer = WorkQueue<WriteJob>(name: "storesync-writer")
+    /// The threads that serve reads of the async API.
+    let readers = WorkQueue<ReadJob>(name: "storesync-reader")
     var databases: LMDBEnvironment.Databases { environment.databases }
 
     private static let nextScopeKey = Array("next_scope".utf8)
@@ -50,6 +59,16 @@ public final class MessageStore: Sendable {
     /// for a data file cut short, `.unsupportedFormat` for another version of the layout.
     public init(_ configuration: StoreConfiguration) throws {
         environment = try LMDBEnvironment(configuration: configuration)
+        // Jobs keep the store alive until they are done, so the handlers need only a weak one.
+        writer.start(threads: 1, batched: true) { [weak self] jobs in self?.perform(jobs) }
+        readers.start(threads: configuration.readerThreads, batched: false) { jobs in
+            for job in jobs { job() }
+        }
+    }
+
+    deinit {
+        writer.stop()
+        readers.stop()
     }
 
     /// The current size of the memory map, which bounds the data file.

@@ -25,6 +25,9 @@ public struct StoreConfiguration: Sendable {
     public var writeMap: Bool
     /// What the store keeps; a size cap also caps the map, so the data file never grows past it.
     public var retention: RetentionPolicy
+    /// Threads that serve the store's async reads (snapshots, queries, counts, statistics).
+    /// Writes have one thread of their own.
+    public var readerThreads: Int
 
     /// Creates a configuration with defaults: 64 MiB to start, growing up to 1 TiB, full sync,
     /// everything kept.
@@ -35,7 +38,8 @@ public struct StoreConfiguration: Sendable {
         durability: Durability = .full,
         maximumReaders: UInt32 = 256,
         writeMap: Bool = false,
-        retention: RetentionPolicy = .none
+        retention: RetentionPolicy = .none,
+        readerThreads: Int = StoreConfiguration.defaultReaderThreads
     ) {
         self.directory = directory
         self.initialMapSize = initialMapSize
@@ -44,7 +48,11 @@ public struct StoreConfiguration: Sendable {
         self.maximumReaders = maximumReaders
         self.writeMap = writeMap
         self.retention = retention
+        self.readerThreads = readerThreads
     }
+
+    /// Reader threads by default: two, enough to keep serving while one read runs long.
+    public static let defaultReaderThreads = 2
 
     /// The largest the map may grow to: the maximum, lowered to the size cap of the retention
     /// policy (in whole 4 KiB pages) when there is one.

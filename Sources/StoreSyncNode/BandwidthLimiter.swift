@@ -44,13 +44,13 @@ final class InboundByteMeter: ChannelDuplexHandler {
     typealias OutboundOut = ByteBuffer
 
     private let limiter: BandwidthLimiter
-    private let clock: @Sendable () -> Double
+    private let clock: any SyncScheduler
     /// The service of the stream, known once its hello is read; "hello" until then.
     var service = "hello"
     private var paused = false
     private var pendingRead = false
 
-    init(limiter: BandwidthLimiter, clock: @escaping @Sendable () -> Double) {
+    init(limiter: BandwidthLimiter, clock: any SyncScheduler) {
         self.limiter = limiter
         self.clock = clock
     }
@@ -58,7 +58,7 @@ final class InboundByteMeter: ChannelDuplexHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
         let peer = context.channel.remoteAddress?.ipAddress ?? "unknown"
-        let wait = limiter.charge(buffer.readableBytes, peer: peer, service: service, now: clock())
+        let wait = limiter.charge(buffer.readableBytes, peer: peer, service: service, now: clock.uptime())
         context.fireChannelRead(data)
         if wait > 0 && !paused { pause(context, for: wait) }
     }
@@ -67,19 +67,26 @@ final class InboundByteMeter: ChannelDuplexHandler {
     private func pause(_ context: ChannelHandlerContext, for seconds: Double) {
         paused = true
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        context.eventLoop.scheduleTask(in: .nanoseconds(Int64(seconds * 1e9))) {
-            let (meter, context) = bound.value
-            let peer = context.channel.remoteAddress?.ipAddress ?? "unknown"
-            let owed = meter.limiter.charge(0, peer: peer, service: meter.service, now: meter.clock())
-            if owed > 0 {
-                meter.pause(context, for: owed)
-                return
-            }
-            meter.paused = false
-            if meter.pendingRead {
-                meter.pendingRead = false
-                context.read()
-            }
+        let loop = context.eventLoop
+        let clock = self.clock
+        Task {
+            try? await clock.sleep(seconds: seconds)
+            loop.execute { bound.value.0.resume(bound.value.1) }
+        }
+    }
+
+    /// Called once a pause is over.
+    private func resume(_ context: ChannelHandlerContext) {
+        let peer = context.channel.remoteAddress?.ipAddress ?? "unknown"
+        let owed = limiter.charge(0, peer: peer, service: service, now: clock.uptime())
+        if owed > 0 {
+            pause(context, for: owed)
+            return
+        }
+        paused = false
+        if pendingRead {
+            pendingRead = false
+            context.read()
         }
     }
 

@@ -17,6 +17,14 @@ public enum Frame: Sendable, Hashable {
     static let errorKind: UInt8 = 3
     static let endKind: UInt8 = 4
     static let magic: [UInt8] = Array("SSYN".utf8)
+
+    /// Bytes a frame keeps for framing and the protobuf fields around its messages.
+    static let framingReserve = 4_096
+
+    /// The bytes of messages one data frame can carry under `maximumFrameSize`.
+    public static func payloadBudget(maximumFrameSize: Int) -> Int {
+        maximumFrameSize - framingReserve
+    }
 }
 
 /// The protocols a stream can speak.

@@ -24,10 +24,10 @@ public final class MetricsEndpoint: Sendable {
 
     /// The metrics in Prometheus text format, store gauges as of now. A store that cannot be
     /// read leaves its gauges as last seen and says so in a comment.
-    public func render() -> String {
+    public func render() async -> String {
         var problem = ""
         do {
-            try metrics.refresh(from: store)
+            try await metrics.refresh(from: store)
         } catch {
             problem = "# store statistics unavailable: \(error)\n"
         }

@@ -5,7 +5,8 @@ import NIOPosix
 /// A small HTTP server for Prometheus scrapes: `GET /metrics` answers the rendered metrics,
 /// anything else 404 (405 for other methods). Each connection carries one request and is
 /// closed after the answer or after ten seconds without a complete request; request bodies are
-/// discarded unread, and headers are bounded by the HTTP parser.
+/// discarded unread, and headers are bounded by the HTTP parser. Rendering runs off the event
+/// loop (it reads the store).
 public final class MetricsServer: Sendable {
     /// The port the server listens on.
     public let port: Int
@@ -19,7 +20,7 @@ public final class MetricsServer: Sendable {
     /// Starts listening on `host:port` (port 0 picks a free one); `render` is called on each scrape.
     public static func bind(
         host: String, port: Int, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
-        render: @escaping @Sendable () -> String
+        render: @escaping @Sendable () async -> String
     ) async throws -> MetricsServer {
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -45,10 +46,10 @@ final class MetricsRequestHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
-    private let render: @Sendable () -> String
+    private let render: @Sendable () async -> String
     private var head: HTTPRequestHead?
 
-    init(render: @escaping @Sendable () -> String) {
+    init(render: @escaping @Sendable () async -> String) {
         self.render = render
     }
 
@@ -75,18 +76,31 @@ final class MetricsRequestHandler: ChannelInboundHandler {
 
     private func respond(context: ChannelHandlerContext, to request: HTTPRequestHead) {
         let path = request.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? request.uri
-        let status: HTTPResponseStatus
-        let body: String
-        let contentType: String
         switch (request.method, path) {
         case (.GET, "/metrics"), (.HEAD, "/metrics"):
-            (status, body, contentType) = (.ok, render(), "text/plain; version=0.0.4; charset=utf-8")
+            let render = self.render
+            let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            context.eventLoop.makeFutureWithTask { await render() }.whenSuccess { body in
+                let (handler, context) = bound.value
+                handler.send(
+                    context: context, to: request, status: .ok, body: body,
+                    contentType: "text/plain; version=0.0.4; charset=utf-8")
+            }
         case (.GET, _), (.HEAD, _):
-            (status, body, contentType) = (.notFound, "not found: metrics are at /metrics\n", "text/plain")
+            send(
+                context: context, to: request, status: .notFound, body: "not found: metrics are at /metrics\n",
+                contentType: "text/plain")
         default:
-            (status, body, contentType) = (.methodNotAllowed, "only GET /metrics\n", "text/plain")
+            send(
+                context: context, to: request, status: .methodNotAllowed, body: "only GET /metrics\n",
+                contentType: "text/plain")
         }
-        var buffer = context.channel.allocator.buffer(capacity: body.utf8.count)
+    }
+
+    private func send(
+        context: ChannelHandlerContext, to request: HTTPRequestHead, status: HTTPResponseStatus, body: String,
+        contentType: String
+    ) {        var buffer = context.channel.allocator.buffer(capacity: body.utf8.count)
         buffer.writeString(body)
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: contentType)

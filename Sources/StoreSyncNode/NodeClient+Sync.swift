@@ -46,7 +46,7 @@ extension NodeClient {
         logger: Logger = Logger(label: "storesync.sync")
     ) async throws -> SyncReport {
         var report = SyncReport()
-        let floor = try store.retentionFloor()
+        let floor = try await store.read { try $0.retentionFloor() }
         let window = min(max(requested.lowerBound, floor), requested.upperBound)..<requested.upperBound
         report.window = window
         guard !window.isEmpty else { return report }
@@ -67,8 +67,10 @@ extension NodeClient {
     ) async throws -> (have: [MessageHash], need: [MessageHash]) {
         try await withStream(.reconcile) { stream in
             let reconciler = try Reconciler(frameSizeLimit: negentropyFrameLimit, policy: policy)
-            let first = try store.withSnapshot(pubsubTopic: pubsubTopic) {
-                try reconciler.initiate(WindowedStorage($0, window: window))
+            let first = try await store.read { store in
+                try store.withSnapshot(pubsubTopic: pubsubTopic) {
+                    try reconciler.initiate(WindowedStorage($0, window: window))
+                }
             }
             var open = ByteBuffer()
             ReconcileOpen(pubsubTopic: pubsubTopic, window: window, message: first).encode(into: &open)
@@ -78,8 +80,10 @@ extension NodeClient {
             var need = [MessageHash]()
             while true {
                 let message = Array(buffer: reply)
-                let step = try store.withSnapshot(pubsubTopic: pubsubTopic) {
-                    try reconciler.reconcile(message, storage: WindowedStorage($0, window: window))
+                let step = try await store.read { store in
+                    try store.withSnapshot(pubsubTopic: pubsubTopic) {
+                        try reconciler.reconcile(message, storage: WindowedStorage($0, window: window))
+                    }
                 }
                 have.append(contentsOf: step.have)
                 need.append(contentsOf: step.need)
@@ -127,7 +131,7 @@ extension NodeClient {
                     wanted.remove(claimed)
                     accepted.append(message)
                 }
-                let result = try store.ingest(accepted)
+                let result = try await store.ingest(accepted)
                 report.fetched.stored += result.stored
                 report.fetched.duplicates += result.duplicates
                 let rest = pending.dropFirst(batch.count)
@@ -142,11 +146,10 @@ extension NodeClient {
                 }
             }
             // Send: what only this side holds, in batches under the frame size.
-            var messages = [WakuMessage]()
-            for hash in have {
-                if let message = try store.message(for: hash) { messages.append(message) }
+            let messages = try await store.read { store in
+                try have.compactMap { try store.message(for: $0) }
             }
-            for batch in Self.batches(messages, budget: maximumFrameSize - 4_096) {
+            for batch in Self.batches(messages, budget: Frame.payloadBudget(maximumFrameSize: maximumFrameSize)) {
                 var request = ByteBuffer()
                 TransferRequest.offer(pubsubTopic: pubsubTopic, window: window, messages: try Self.container(batch))
                     .encode(into: &request)

@@ -139,7 +139,7 @@ public struct NodeClient: Sendable {
     public func push(_ messages: [WakuMessage]) async throws -> StoreCounts {
         try await withStream(.push) { stream in
             var total = StoreCounts()
-            for batch in Self.batches(messages, budget: maximumFrameSize - 4_096) {
+            for batch in Self.batches(messages, budget: Frame.payloadBudget(maximumFrameSize: maximumFrameSize)) {
                 var reply = try await stream.request(try Self.container(batch))
                 total = total + (try StoreCounts(decoding: &reply))
             }
@@ -156,9 +156,7 @@ public struct NodeClient: Sendable {
 
     /// Splits messages into batches whose encoding stays under `budget` bytes and 500 messages.
     static func batches(_ messages: [WakuMessage], budget: Int) -> [[WakuMessage]] {
-        messages.batches(budget: budget, maximumCount: 500) {
-            $0.payload.count + $0.pubsubTopic.utf8.count + $0.contentTopic.utf8.count + 160
-        }
+        messages.batches(budget: budget, maximumCount: 500, size: \.estimatedEncodedSize)
     }
 }
 

@@ -126,8 +126,8 @@ public final class NodeMetrics: Sendable {
         count("storesync_retention_deleted_total", [("reason", "size")], by: delta.bySize)
     }
 
-    /// Refreshes the store gauges from `store`.
-    public func refresh(from store: MessageStore) throws {
-        refresh(from: try store.statistics(), deletions: store.retentionDeletions)
+    /// Refreshes the store gauges from `store`, read on its reader threads.
+    public func refresh(from store: MessageStore) async throws {
+        refresh(from: try await store.read { try $0.statistics() }, deletions: store.retentionDeletions)
     }
 }

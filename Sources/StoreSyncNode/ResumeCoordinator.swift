@@ -77,14 +77,17 @@ public final class ResumeCoordinator: Sendable {
     /// watermark: from an unfinished catch-up's progress or the last-online watermark (minus the
     /// margin), whichever is older, to now; clamped to what retention keeps. Nil when there is
     /// nothing to do (a store never online before, or no gap).
-    public func plan() throws -> Range<UInt64>? {
+    public func plan() async throws -> Range<UInt64>? {
         let now = scheduler.now()
-        let cursor = try store.marker(Self.catchUpCursorMarker)
-        let watermark = try store.marker(Self.lastOnlineMarker)
+        let (cursor, watermark, floor) = try await store.read { store in
+            (
+                try store.marker(Self.catchUpCursorMarker), try store.marker(Self.lastOnlineMarker),
+                try store.retentionFloor(now: now)
+            )
+        }
         let margin = UInt64(configuration.marginSeconds * 1e9)
         let fromWatermark = watermark.map { $0 - min($0, margin) }
         guard var start = [cursor, fromWatermark].compactMap({ $0 }).min() else { return nil }
-        let floor = try store.retentionFloor(now: now)
         if start < floor {
             logger.notice(
                 "the gap since \(Self.date(start)) reaches past what retention keeps; catching up from \(Self.date(floor)) instead"
@@ -92,23 +95,27 @@ public final class ResumeCoordinator: Sendable {
             start = floor
         }
         guard start < now else {
-            try store.setMarkers([Self.catchUpCursorMarker: nil, Self.catchUpEndMarker: nil])
+            try await setMarkers([Self.catchUpCursorMarker: nil, Self.catchUpEndMarker: nil])
             return nil
         }
-        try store.setMarkers([Self.catchUpCursorMarker: start, Self.catchUpEndMarker: now])
+        try await setMarkers([Self.catchUpCursorMarker: start, Self.catchUpEndMarker: now])
         return start..<now
     }
 
     /// Writes the last-online watermark now.
-    public func recordWatermark() throws {
-        try store.setMarkers([Self.lastOnlineMarker: scheduler.now()])
+    public func recordWatermark() async throws {
+        try await setMarkers([Self.lastOnlineMarker: scheduler.now()])
+    }
+
+    private func setMarkers(_ values: [String: UInt64?]) async throws {
+        try await store.write { try $0.setMarkers(values) }
     }
 
     /// Writes the watermark every interval until cancelled, then once more (clean shutdown).
     public func keepWatermark() async {
         while !Task.isCancelled {
             do {
-                try recordWatermark()
+                try await recordWatermark()
             } catch {
                 logger.error("cannot record the last-online watermark: \(error)")
             }
@@ -119,7 +126,7 @@ public final class ResumeCoordinator: Sendable {
             }
         }
         do {
-            try recordWatermark()
+            try await recordWatermark()
         } catch {
             logger.error("cannot record the last-online watermark at shutdown: \(error)")
         }
@@ -132,7 +139,9 @@ public final class ResumeCoordinator: Sendable {
     public func catchUp(_ gap: Range<UInt64>) async throws -> Report {
         var report = Report(gap: gap)
         let slice = max(1, UInt64(configuration.sliceSeconds * 1e9))
-        var start = try store.marker(Self.catchUpCursorMarker).map { max($0, gap.lowerBound) } ?? gap.lowerBound
+        var start =
+            try await store.read { try $0.marker(Self.catchUpCursorMarker) }.map { max($0, gap.lowerBound) }
+            ?? gap.lowerBound
         let total = (gap.upperBound - gap.lowerBound + slice - 1) / slice
         logger.info(
             "catching up on \(String(format: "%.2f", Double(gap.upperBound - gap.lowerBound) / 3.6e12)) h from \(Self.date(gap.lowerBound)) in \(total) slices of \(configuration.sliceSeconds) s"
@@ -174,14 +183,14 @@ public final class ResumeCoordinator: Sendable {
                 continue
             }
             failures = 0
-            try store.setMarkers([Self.catchUpCursorMarker: end])
+            try await setMarkers([Self.catchUpCursorMarker: end])
             report.slices += 1
             report.fetched += fetched
             report.sent += sent
             report.bytesUp += bytesUp
             report.bytesDown += bytesDown
             let elapsed = ContinuousClock.now - started
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            let seconds = elapsed.seconds
             let index = (end - gap.lowerBound + slice - 1) / slice
             logger.info(
                 "catch-up slice \(index)/\(total) [\(Self.date(start)), \(Self.date(end))) done: \(fetched) fetched, \(sent) sent, \(Int(Double(fetched) / max(seconds, 1e-6))) messages/s"
@@ -189,7 +198,7 @@ public final class ResumeCoordinator: Sendable {
             node.metrics.catchUpSlice(remainingSeconds: Double(gap.upperBound - end) / 1e9, fetched: fetched)
             start = end
         }
-        try store.setMarkers([Self.catchUpCursorMarker: nil, Self.catchUpEndMarker: nil])
+        try await setMarkers([Self.catchUpCursorMarker: nil, Self.catchUpEndMarker: nil])
         logger.info("catch-up complete: \(report.slices) slices, \(report.fetched) fetched, \(report.sent) sent")
         return report
     }

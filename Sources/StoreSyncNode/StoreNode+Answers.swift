@@ -8,29 +8,33 @@ import struct Foundation.Data
 
 extension StoreNode {
     /// Room left in a frame for the framing and protobuf overhead of a response.
-    var responseBudget: Int { configuration.maximumFrameSize - 4_096 }
+    var responseBudget: Int { Frame.payloadBudget(maximumFrameSize: configuration.maximumFrameSize) }
 
-    func answerTransfer(_ request: inout ByteBuffer, peer: String) throws -> ByteBuffer {
+    func answerTransfer(_ request: inout ByteBuffer, peer: String) async throws -> ByteBuffer {
         switch try TransferRequest(decoding: &request) {
         case .fetch(let topic, let hashes):
             var response = Waku_Store_V3_StoreQueryResponse()
             response.statusCode = UInt32(StatusCode.ok)
-            var budget = responseBudget
-            for hash in hashes {
-                guard let message = try store.message(for: hash), message.pubsubTopic == topic else { continue }
-                let entry = message.keyValue(hash: hash)
-                let size = entry.message.payload.count + topic.utf8.count + message.contentTopic.utf8.count + 128
-                guard size <= budget else { break }
-                budget -= size
-                response.messages.append(entry)
+            let budget = responseBudget
+            response.messages = try await store.read { store in
+                var budget = budget
+                var entries = [Waku_Store_V3_WakuMessageKeyValue]()
+                for hash in hashes {
+                    guard let message = try store.message(for: hash), message.pubsubTopic == topic else { continue }
+                    let size = message.estimatedEncodedSize
+                    guard size <= budget else { break }
+                    budget -= size
+                    entries.append(message.keyValue(hash: hash))
+                }
+                return entries
             }
             counters.update { $0.messagesServed += response.messages.count }
             metrics.messagesTransferred(received: 0, sent: response.messages.count)
             return ByteBuffer(bytes: try response.serializedBytes() as [UInt8])
         case .offer(let topic, let window, let payload):
             let offered = try Waku_Store_V3_StoreQueryResponse(serializedBytes: Array(buffer: payload))
-            let floor = try store.retentionFloor()
-            let counts = try storeVerified(offered.messages, peer: peer) { entry, message in
+            let floor = try await store.read { try $0.retentionFloor() }
+            let counts = try await storeVerified(offered.messages, peer: peer) { entry, message in
                 guard message.pubsubTopic == topic else { return "pubsub topic \(message.pubsubTopic), not \(topic)" }
                 guard message.timestamp >= 0, window.contains(UInt64(message.timestamp)) else {
                     return "timestamp \(message.timestamp) outside the session's window"
@@ -46,9 +50,9 @@ extension StoreNode {
         }
     }
 
-    func answerPush(_ request: inout ByteBuffer, peer: String) throws -> ByteBuffer {
+    func answerPush(_ request: inout ByteBuffer, peer: String) async throws -> ByteBuffer {
         let pushed = try Waku_Store_V3_StoreQueryResponse(serializedBytes: Array(buffer: request))
-        let counts = try storeVerified(pushed.messages, peer: peer, requireHash: false) { _, message in
+        let counts = try await storeVerified(pushed.messages, peer: peer, requireHash: false) { _, message in
             message.ephemeral ? "ephemeral messages are not stored" : nil
         }
         var out = ByteBuffer()
@@ -63,7 +67,7 @@ extension StoreNode {
         peer: String,
         requireHash: Bool = true,
         check: (Waku_Store_V3_WakuMessageKeyValue, WakuMessage) -> String?
-    ) throws -> StoreCounts {
+    ) async throws -> StoreCounts {
         var counts = StoreCounts()
         var accepted = [WakuMessage]()
         let hasher = SHA256Hasher()
@@ -84,7 +88,7 @@ extension StoreNode {
                 logger.warning("rejected a message from \(peer): \(error)")
             }
         }
-        let result = try store.ingest(accepted)
+        let result = try await store.ingest(accepted)
         for outcome in result.outcomes {
             switch outcome {
             case .stored: counts.stored += 1
@@ -102,14 +106,17 @@ extension StoreNode {
         return counts
     }
 
-    func answerCount(_ request: inout ByteBuffer) throws -> ByteBuffer {
+    func answerCount(_ request: inout ByteBuffer) async throws -> ByteBuffer {
+        let count = try CountRequest(decoding: &request)
+        let answer = try await store.read { try count.answer(store: $0) }
         var out = ByteBuffer()
-        try CountRequest(decoding: &request).answer(store: store).encode(into: &out)
+        answer.encode(into: &out)
         return out
     }
 
-    func answerStoreQuery(_ request: inout ByteBuffer) throws -> ByteBuffer {
-        let response = StoreQuery.answer(serialized: Array(buffer: request), store: store)
+    func answerStoreQuery(_ request: inout ByteBuffer) async throws -> ByteBuffer {
+        let serialized = Array(buffer: request)
+        let response = try await store.read { StoreQuery.answer(serialized: serialized, store: $0) }
         return ByteBuffer(bytes: try response.serializedBytes() as [UInt8])
     }
 }

@@ -22,13 +22,13 @@ public final class StoreNode: Sendable {
     public let metrics: NodeMetrics
     let counters = NodeCounters()
     let limiter: RateLimiter
-    /// Seconds since the node was bound: the one clock of its rate and bandwidth limits.
-    private let clock: @Sendable () -> Double
+    /// The one clock of the node's limits and timeouts.
+    public let clock: any SyncScheduler
     private let serverChannel: NIOAsyncChannel<NIOAsyncChannel<Frame, Frame>, Never>
 
     private init(
         store: MessageStore, configuration: NodeConfiguration, logger: Logger, metrics: NodeMetrics,
-        clock: @escaping @Sendable () -> Double, channel: NIOAsyncChannel<NIOAsyncChannel<Frame, Frame>, Never>
+        clock: any SyncScheduler, channel: NIOAsyncChannel<NIOAsyncChannel<Frame, Frame>, Never>
     ) {
         self.store = store
         self.metrics = metrics
@@ -46,19 +46,14 @@ public final class StoreNode: Sendable {
         configuration: NodeConfiguration,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         logger: Logger = Logger(label: "storesync.node"),
-        metrics: NodeMetrics = .disabled
+        metrics: NodeMetrics = .disabled,
+        clock: any SyncScheduler = SystemScheduler()
     ) async throws -> StoreNode {
         let maximumFrameSize = configuration.maximumFrameSize
-        func amount(_ seconds: Double) -> TimeAmount { .nanoseconds(Int64(seconds * 1e9)) }
-        let handshake = amount(configuration.handshakeTimeout)
-        let idle = amount(configuration.idleTimeout)
-        let duration = amount(configuration.maximumStreamDuration)
+        let handshake = configuration.handshakeTimeout
+        let idle = configuration.idleTimeout
+        let duration = configuration.maximumStreamDuration
         let bandwidth = BandwidthLimiter(bytesPerSecond: configuration.bandwidthPerPeer)
-        let origin = ContinuousClock.now
-        let clock: @Sendable () -> Double = {
-            let elapsed = ContinuousClock.now - origin
-            return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        }
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -72,7 +67,7 @@ public final class StoreNode: Sendable {
                     try channel.pipeline.syncOperations.addFramingHandlers(maximumFrameSize: maximumFrameSize)
                     try channel.pipeline.syncOperations.addHandler(ServiceTagger(meter: meter))
                     try channel.pipeline.syncOperations.addHandler(
-                        StreamTimeoutHandler(handshake: handshake, idle: idle, maximumDuration: duration))
+                        StreamTimeoutHandler(handshake: handshake, idle: idle, maximumDuration: duration, clock: clock))
                     return try NIOAsyncChannel<Frame, Frame>(wrappingChannelSynchronously: channel)
                 }
             }
@@ -108,7 +103,7 @@ public final class StoreNode: Sendable {
 
     /// Takes a token for one request, or throws the 429 that answers it.
     private func admit(_ streamProtocol: StreamProtocol, address: String) throws {
-        if case .limited(let milliseconds) = limiter.admit(streamProtocol, peer: address, now: clock()) {
+        if case .limited(let milliseconds) = limiter.admit(streamProtocol, peer: address, now: clock.uptime()) {
             counters.update { $0.requestsLimited += 1 }
             metrics.requestRejected(streamProtocol, code: StatusCode.tooManyRequests)
             throw ProtocolError(StatusCode.tooManyRequests, "rate limited, retry after \(milliseconds) ms")
@@ -206,7 +201,7 @@ public final class StoreNode: Sendable {
             try await serveReconcile(&frames, outbound)
         case .transfer:
             try admit(.transfer, address: address)
-            try await serveRequests(.transfer, &frames, outbound) { try self.answerTransfer(&$0, peer: peer) }
+            try await serveRequests(.transfer, &frames, outbound) { try await self.answerTransfer(&$0, peer: peer) }
         case .storeQuery:
             try await serveRequests(.storeQuery, &frames, outbound) { request in
                 do {
@@ -217,7 +212,7 @@ public final class StoreNode: Sendable {
                 }
                 let started = ContinuousClock.now
                 defer { self.metrics.queryLatency(ContinuousClock.now - started) }
-                return try self.answerStoreQuery(&request)
+                return try await self.answerStoreQuery(&request)
             }
         case .push:
             guard configuration.allowPush else {
@@ -225,12 +220,12 @@ public final class StoreNode: Sendable {
             }
             try await serveRequests(.push, &frames, outbound) { request in
                 try self.admit(.push, address: address)
-                return try self.answerPush(&request, peer: peer)
+                return try await self.answerPush(&request, peer: peer)
             }
         case .count:
             try await serveRequests(.count, &frames, outbound) { request in
                 try self.admit(.count, address: address)
-                return try self.answerCount(&request)
+                return try await self.answerCount(&request)
             }
         }
     }
@@ -240,13 +235,13 @@ public final class StoreNode: Sendable {
         _ streamProtocol: StreamProtocol,
         _ frames: inout NIOAsyncChannelInboundStream<Frame>.AsyncIterator,
         _ outbound: NIOAsyncChannelOutboundWriter<Frame>,
-        answer: (inout ByteBuffer) throws -> ByteBuffer
+        answer: (inout ByteBuffer) async throws -> ByteBuffer
     ) async throws {
         while true {
             switch try await frames.next() {
             case .data(var request)?:
                 let received = request.readableBytes
-                let response = try answer(&request)
+                let response = try await answer(&request)
                 metrics.requestServed(streamProtocol)
                 metrics.bytes(streamProtocol, received: received, sent: response.readableBytes)
                 try await outbound.write(.data(response))
@@ -275,8 +270,10 @@ public final class StoreNode: Sendable {
                 limits: configuration.reconcileLimits)
             var message = open.message
             while true {
-                let reply = try store.withSnapshot(pubsubTopic: open.pubsubTopic) { snapshot in
-                    try reconciler.respond(to: message, storage: WindowedStorage(snapshot, window: open.window))
+                let reply = try await store.read { store in
+                    try store.withSnapshot(pubsubTopic: open.pubsubTopic) { snapshot in
+                        try reconciler.respond(to: message, storage: WindowedStorage(snapshot, window: open.window))
+                    }
                 }
                 rounds += 1
                 metrics.bytes(.reconcile, received: 0, sent: reply.count)

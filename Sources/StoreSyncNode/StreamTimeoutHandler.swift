@@ -4,21 +4,29 @@ import NIOCore
 /// within the idle timeout (a client trickling bytes never completes one: slowloris), or a stream
 /// open longer than its maximum duration. An error frame with status 408 says which, then the
 /// connection closes.
+///
+/// Deadlines are read on the node's clock; one watcher per stream sleeps until the nearest one
+/// and checks it on the event loop, so a frame read only moves a deadline.
 final class StreamTimeoutHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = Frame
     typealias InboundOut = Frame
     typealias OutboundOut = Frame
 
-    private let handshake: TimeAmount
-    private let idle: TimeAmount
-    private let maximumDuration: TimeAmount
-    private var frameTimer: Scheduled<Void>?
-    private var durationTimer: Scheduled<Void>?
+    private let handshake: Double
+    private let idle: Double
+    private let maximumDuration: Double
+    private let clock: any SyncScheduler
+    private var frameDeadline = Double.infinity
+    private var frameReason = ""
+    private var endDeadline = Double.infinity
+    private var watcher: Task<Void, Never>?
 
-    init(handshake: TimeAmount, idle: TimeAmount, maximumDuration: TimeAmount) {
+    /// Timeouts in seconds.
+    init(handshake: Double, idle: Double, maximumDuration: Double, clock: any SyncScheduler) {
         self.handshake = handshake
         self.idle = idle
         self.maximumDuration = maximumDuration
+        self.clock = clock
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -31,34 +39,66 @@ final class StreamTimeoutHandler: ChannelInboundHandler, RemovableChannelHandler
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        arm(context, after: idle, reason: "no complete frame for \(idle.nanoseconds / 1_000_000) ms")
+        frameDeadline = clock.uptime() + idle
+        frameReason = "no complete frame for \(Self.milliseconds(idle)) ms"
         context.fireChannelRead(data)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        frameTimer?.cancel()
-        durationTimer?.cancel()
+        watcher?.cancel()
+        watcher = nil
         context.fireChannelInactive()
     }
 
+    func handlerRemoved(context: ChannelHandlerContext) {
+        watcher?.cancel()
+        watcher = nil
+    }
+
     private func start(_ context: ChannelHandlerContext) {
-        guard durationTimer == nil else { return }
-        arm(context, after: handshake, reason: "no hello within \(handshake.nanoseconds / 1_000_000) ms")
-        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
-        let duration = maximumDuration.nanoseconds / 1_000_000
-        durationTimer = context.eventLoop.scheduleTask(in: maximumDuration) {
-            Self.expire(bound.value, reason: "stream open longer than \(duration) ms")
+        guard watcher == nil else { return }
+        let now = clock.uptime()
+        frameDeadline = now + handshake
+        frameReason = "no hello within \(Self.milliseconds(handshake)) ms"
+        endDeadline = now + maximumDuration
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let loop = context.eventLoop
+        let clock = self.clock
+        let first = min(handshake, maximumDuration)
+        watcher = Task {
+            var wait = first
+            while true {
+                do {
+                    try await clock.sleep(seconds: wait)
+                    let next = try await loop.submit { bound.value.0.check(bound.value.1) }.get()
+                    guard let next else { return }
+                    wait = next
+                } catch {
+                    return
+                }
+            }
         }
     }
 
-    private func arm(_ context: ChannelHandlerContext, after delay: TimeAmount, reason: String) {
-        frameTimer?.cancel()
-        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
-        frameTimer = context.eventLoop.scheduleTask(in: delay) { Self.expire(bound.value, reason: reason) }
+    /// Expires the stream if a deadline has passed (returns nil, as for a closed stream), or
+    /// returns the seconds until the nearest one.
+    private func check(_ context: ChannelHandlerContext) -> Double? {
+        guard context.channel.isActive else { return nil }
+        let now = clock.uptime()
+        if now >= endDeadline {
+            Self.expire(context, reason: "stream open longer than \(Self.milliseconds(maximumDuration)) ms")
+            return nil
+        }
+        if now >= frameDeadline {
+            Self.expire(context, reason: frameReason)
+            return nil
+        }
+        return min(frameDeadline, endDeadline) - now
     }
 
+    private static func milliseconds(_ seconds: Double) -> Int { Int((seconds * 1_000).rounded()) }
+
     private static func expire(_ context: ChannelHandlerContext, reason: String) {
-        guard context.channel.isActive else { return }
         context.writeAndFlush(NIOAny(Frame.error(code: 408, message: "timed out: \(reason)")), promise: nil)
         context.close(promise: nil)
     }

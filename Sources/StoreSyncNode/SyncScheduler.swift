@@ -1,11 +1,16 @@
+import Dispatch
 import Foundation
 
-/// The time source and timer of a node's background work (periodic sync, resume, watermarks):
-/// the system clock in production, a manual one in tests, so that hours of schedule run in
-/// milliseconds and no test waits on the wall clock.
+/// The clock of a node: the time source and timer of its background work (periodic sync, resume,
+/// watermarks) and of its limits (rate and bandwidth buckets, stream timeouts). The system clock
+/// in production, a manual one in tests, so that hours of schedule run in milliseconds and no
+/// test depends on how fast the machine runs.
 public protocol SyncScheduler: Sendable {
     /// Nanoseconds since the Unix epoch.
     func now() -> UInt64
+    /// Seconds on a clock that never goes back, from any origin: what rate, bandwidth and
+    /// timeout budgets are measured on.
+    func uptime() -> Double
     /// Suspends for `seconds`; throws `CancellationError` if the task is cancelled first.
     func sleep(seconds: Double) async throws
 }
@@ -16,6 +21,10 @@ public struct SystemScheduler: SyncScheduler {
 
     public func now() -> UInt64 {
         UInt64(max(0, Date().timeIntervalSince1970) * 1e9)
+    }
+
+    public func uptime() -> Double {
+        Double(DispatchTime.now().uptimeNanoseconds) / 1e9
     }
 
     public func sleep(seconds: Double) async throws {

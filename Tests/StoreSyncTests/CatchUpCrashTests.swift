@@ -2,48 +2,15 @@ import Foundation
 import StoreSyncCore
 import StoreSyncLMDB
 import StoreSyncNode
+import StoreSyncTestSupport
 import Testing
 
-/// Reads a process's output line by line (blocking: these tests drive processes only).
-final class LineReader {
-    private let handle: FileHandle
-    private var pending = ""
-    /// Every line read so far.
-    private(set) var lines: [String] = []
-
-    init(_ handle: FileHandle) {
-        self.handle = handle
-    }
-
-    /// Reads until a line satisfies `predicate` (returns it) or the output ends (returns nil).
-    func next(where predicate: (String) -> Bool) -> String? {
-        while true {
-            while let newline = pending.firstIndex(of: "\n") {
-                let line = String(pending[..<newline])
-                pending.removeSubrange(...newline)
-                lines.append(line)
-                if predicate(line) { return line }
-            }
-            let chunk = handle.availableData
-            if chunk.isEmpty { return nil }
-            pending += String(decoding: chunk, as: UTF8.self)
-        }
-    }
-}
-
-@Suite("Catch-up after downtime, with crashes, as processes")
+@Suite("Catch-up after downtime, with crashes, as processes", .timeLimit(.minutes(10)))
 struct CatchUpCrashTests {
     static let topics = ["/waku/2/rs/0/0", "/waku/2/rs/0/1"]
 
-    static func start(_ arguments: [String]) throws -> (Process, LineReader) {
-        let process = Process()
-        process.executableURL = CommandLineTests.executable
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        return (process, LineReader(pipe.fileHandleForReading))
+    static func start(_ arguments: [String]) throws -> ChildProcess {
+        try ChildProcess(CommandLineTests.executable, arguments)
     }
 
     static func port(_ line: String?) -> Int? {
@@ -66,7 +33,7 @@ struct CatchUpCrashTests {
     /// A node down for 12 hours catches up from its peer, is killed (SIGKILL) in the middle of
     /// the catch-up three times, and each restart goes on from the slice it had reached: in the
     /// end it holds exactly the peer's archive, nothing twice, its indexes exact.
-    @Test func killedDuringCatchUpItConvergesOnRestart() throws {
+    @Test func killedDuringCatchUpItConvergesOnRestart() async throws {
         try #require(
             FileManager.default.isExecutableFile(atPath: CommandLineTests.executable.path), "storesync is built")
         let directory = try TemporaryDirectory("catch-up")
@@ -82,57 +49,50 @@ struct CatchUpCrashTests {
                     timestamp: Int64(now - 12 * hour + UInt64(index) * 5_000_000_000))
             }
             for batch in stride(from: 0, to: messages.count, by: 5_000) {
-                _ = try peer.ingest(Array(messages[batch..<min(messages.count, batch + 5_000)]))
+                _ = try await peer.ingest(Array(messages[batch..<min(messages.count, batch + 5_000)]))
             }
             let local = try MessageStore(StoreConfiguration(directory: directory.sub("local")))
-            try local.setMarkers([ResumeCoordinator.lastOnlineMarker: now - 12 * hour])
+            try await local.write { try $0.setMarkers([ResumeCoordinator.lastOnlineMarker: now - 12 * hour]) }
         }
         let topicFlags = Self.topics.flatMap { ["--pubsub-topic", $0] }
-        let (peerProcess, peerOutput) = try Self.start(
+        let peerProcess = try Self.start(
             ["node", "--data-dir", directory.sub("peer"), "--listen", "127.0.0.1:0"] + topicFlags)
-        defer {
-            if peerProcess.isRunning {
-                peerProcess.terminate()
-                peerProcess.waitUntilExit()
-            }
-        }
-        let peerPort = try #require(Self.port(peerOutput.next { $0.contains("listening on") }))
+        let peerPort = try #require(Self.port(await peerProcess.nextLine { $0.contains("listening on") }))
 
         var plannedSlices: [Int] = []
         var finished = false
         for attempt in 1...6 where !finished {
-            let (node, output) = try Self.start(
+            let node = try Self.start(
                 [
                     "node", "--data-dir", directory.sub("local"), "--listen", "127.0.0.1:0", "--peer",
                     "127.0.0.1:\(peerPort)", "--resume-slice", "1800", "--sync-interval", "86400",
                 ] + topicFlags)
-            let planned = output.next { $0.contains("catching up on") }
+            let planned = await node.nextLine { $0.contains("catching up on") }
             if let planned, let range = planned.range(of: " in ") {
                 plannedSlices.append(Int(planned[range.upperBound...].prefix { $0.isNumber }) ?? 0)
             }
             if attempt <= 3 {
                 // Let a few slices finish, then kill it without warning.
                 var seen = 0
-                let outcome = output.next { line in
+                let outcome = await node.nextLine { line in
                     if line.contains("catch-up slice") { seen += 1 }
                     return seen == 3 || line.contains("catch-up complete")
                 }
-                kill(node.processIdentifier, SIGKILL)
-                node.waitUntilExit()
-                #expect(outcome != nil, "node output: \(output.lines.joined(separator: "\n"))")
+                node.send(SIGKILL)
+                await node.exit()
+                #expect(outcome != nil, "node output: \(node.lines.joined(separator: "\n"))")
             } else {
-                finished = output.next { $0.contains("catch-up complete") } != nil
-                node.terminate()
-                node.waitUntilExit()
-                #expect(node.terminationStatus == 0)
+                finished = await node.nextLine { $0.contains("catch-up complete") } != nil
+                node.send(SIGTERM)
+                #expect(await node.exit().code == 0)
             }
         }
         #expect(finished)
         // Each restart planned fewer slices than the one before: progress survived the kills.
         #expect(plannedSlices.count >= 4)
         #expect(zip(plannedSlices, plannedSlices.dropFirst()).allSatisfy { $0 > $1 }, "planned \(plannedSlices)")
-        peerProcess.terminate()
-        peerProcess.waitUntilExit()
+        peerProcess.send(SIGTERM)
+        await peerProcess.exit()
 
         let peer = try MessageStore(StoreConfiguration(directory: directory.sub("peer")))
         let local = try MessageStore(StoreConfiguration(directory: directory.sub("local")))

@@ -1,26 +1,16 @@
 import Foundation
 import StoreSyncCore
+import StoreSyncTestSupport
 import Testing
 
 /// The `storesync` tool run as processes, end to end: import, node, query, sync, push, stop.
-@Suite("storesync command line, as processes")
+@Suite("storesync command line, as processes", .timeLimit(.minutes(5)))
 struct CommandLineTests {
-    static var executable: URL {
-        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("storesync")
-    }
+    static var executable: URL { ChildProcess.built("storesync") }
 
-    /// Runs the tool to completion; returns its exit status and standard output.
-    static func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    /// Runs the tool to completion; returns its exit status and output.
+    static func run(_ arguments: [String]) async throws -> (status: Int32, output: String) {
+        try await ChildProcess.run(executable, arguments)
     }
 
     static func jsonLines(_ messages: [WakuMessage]) -> String {
@@ -38,36 +28,23 @@ struct CommandLineTests {
         let text = Self.jsonLines(Array(messages.prefix(50))) + "\nnot json\n{\"pubsub_topic\":\"p\"}\n"
         #expect(FileManager.default.createFile(atPath: file, contents: Data(text.utf8)))
 
-        let imported = try Self.run(["import", "--data-dir", directory.sub("a"), file])
+        let imported = try await Self.run(["import", "--data-dir", directory.sub("a"), file])
         #expect(imported.status == 0, "\(imported.output)")
         #expect(imported.output.contains("stored 50, duplicates 0, rejected 2"), "\(imported.output)")
         #expect(imported.output.contains("line 51:") && imported.output.contains("line 52: missing field"))
 
-        // A node on a free port; it prints the port it listens on.
-        let node = Process()
-        node.executableURL = Self.executable
-        node.arguments = [
-            "node", "--data-dir", directory.sub("a"), "--listen", "127.0.0.1:0", "--allow-push", "--metrics-listen",
-            "127.0.0.1:0", "--retention", "capacity:58",
-        ]
-        let nodeOutput = Pipe()
-        node.standardOutput = nodeOutput
-        try node.run()
-        // However the test ends, the node must not outlive it (it holds our output pipes).
-        defer {
-            if node.isRunning {
-                node.terminate()
-                node.waitUntilExit()
-            }
-        }
-        var seen = ""
-        while !seen.contains("/metrics\n") {
-            let chunk = nodeOutput.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            seen += String(decoding: chunk, as: UTF8.self)
-        }
+        // A node on a free port; it prints the port it listens on. However the test ends, the
+        // node does not outlive it.
+        let node = try ChildProcess(
+            Self.executable,
+            [
+                "node", "--data-dir", directory.sub("a"), "--listen", "127.0.0.1:0", "--allow-push",
+                "--metrics-listen", "127.0.0.1:0", "--retention", "capacity:58",
+            ])
+        _ = await node.nextLine { $0.hasSuffix("/metrics") }
+        let seen = node.lines.joined(separator: "\n")
         let port = try #require(
-            seen.split(separator: "\n").first.flatMap { line in
+            seen.split(separator: "\n").first { $0.contains("listening on") }.flatMap { line in
                 line.split(separator: " ").first { $0.hasPrefix("127.0.0.1:") }
                     .flatMap { Int($0.dropFirst(10).filter(\.isNumber)) }
             }, "node said: \(seen)")
@@ -77,7 +54,7 @@ struct CommandLineTests {
                 .flatMap { Int($0.split(separator: ":").last?.filter(\.isNumber) ?? "") },
             "node said: \(seen)")
 
-        let query = try Self.run([
+        let query = try await Self.run([
             "query", "--node", endpoint, "--pubsub-topic", "/waku/2/rs/0/0", "--content-topic", "/test/1/c0/proto",
             "--include-data", "--all-pages", "--limit", "7", "--json",
         ])
@@ -85,14 +62,14 @@ struct CommandLineTests {
         let expected = messages.prefix(50).filter { $0.contentTopic == "/test/1/c0/proto" }
         #expect(query.output.split(separator: "\n").count == expected.count, "\(query.output)")
 
-        let synced = try Self.run(["sync", "--data-dir", directory.sub("b"), "--peer", endpoint])
+        let synced = try await Self.run(["sync", "--data-dir", directory.sub("b"), "--peer", endpoint])
         #expect(synced.status == 0, "\(synced.output)")
         #expect(synced.output.contains("fetched: stored 50, rejected 0"), "\(synced.output)")
 
         let extra = directory.sub("extra.jsonl")
         #expect(
             FileManager.default.createFile(atPath: extra, contents: Data(Self.jsonLines(Array(messages[45...])).utf8)))
-        let pushed = try Self.run(["push", "--node", endpoint, extra])
+        let pushed = try await Self.run(["push", "--node", endpoint, extra])
         #expect(pushed.output.contains("stored 10, duplicates 5, rejected 0"), "\(pushed.output)")
 
         // Capacity 58: the push of 10 new messages to 50 made the two oldest go.
@@ -102,32 +79,31 @@ struct CommandLineTests {
         #expect(samples["storesync_retention_deleted_total", ["reason": "count"]] == 2)
         #expect(samples["storesync_requests_served_total", ["protocol": "push"]] == 1)
         #expect(samples["storesync_sync_sessions_total", ["role": "responder", "outcome": "ok"]] == 1)
-        let stats = try Self.run(["stats", "--data-dir", directory.sub("a")])
+        let stats = try await Self.run(["stats", "--data-dir", directory.sub("a")])
         #expect(stats.status == 0, "\(stats.output)")
         #expect(stats.output.contains("messages            58"), "\(stats.output)")
         #expect(stats.output.contains("/waku/2/rs/0/0  58"), "\(stats.output)")
-        let missingStore = try Self.run(["stats", "--data-dir", directory.sub("nothing")])
+        let missingStore = try await Self.run(["stats", "--data-dir", directory.sub("nothing")])
         #expect(missingStore.status != 0 && missingStore.output.contains("no store in"), "\(missingStore.output)")
 
-        let load = try Self.run([
+        let load = try await Self.run([
             "load", "--node", endpoint, "--rate", "200", "--duration", "0.5", "--connections", "2",
         ])
         #expect(load.status == 0, "\(load.output)")
         #expect(load.output.contains("sent 100 in"), "\(load.output)")
         #expect(load.output.contains("latency of served requests: p50"), "\(load.output)")
 
-        let unreachable = try Self.run([
+        let unreachable = try await Self.run([
             "query", "--node", "127.0.0.1:1", "--hashes", messages[0].hash.hex, "--attempts", "1",
         ])
         #expect(
             unreachable.status != 0 && unreachable.output.contains("cannot reach 127.0.0.1:1"), "\(unreachable.output)")
-        let badFlag = try Self.run(["sync", "--data-dir", directory.sub("b"), "--peer", "nowhere"])
+        let badFlag = try await Self.run(["sync", "--data-dir", directory.sub("b"), "--peer", "nowhere"])
         #expect(badFlag.status != 0)
 
-        node.terminate()  // SIGTERM
-        node.waitUntilExit()
-        let rest = String(decoding: nodeOutput.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(node.terminationStatus == 0)
+        node.send(SIGTERM)
+        let rest = await node.output()
+        #expect(await node.exit().code == 0)
         #expect(rest.contains("stopped; store closed"), "\(rest)")
     }
 }

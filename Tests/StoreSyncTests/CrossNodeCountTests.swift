@@ -32,10 +32,10 @@ struct CrossNodeCountTests {
         let a = try await TestNode()
         let b = try await TestNode()
         let c = try await TestNode()
-        _ = try a.store.ingest(messages)
-        _ = try b.store.ingest(
+        _ = try await a.store.ingest(messages)
+        _ = try await b.store.ingest(
             messages.enumerated().filter { ![5, 130, 430].contains($0.offset) }.map(\.element) + [extraB])
-        _ = try c.store.ingest(messages.enumerated().filter { $0.offset != 250 }.map(\.element) + [extraC])
+        _ = try await c.store.ingest(messages.enumerated().filter { $0.offset != 250 }.map(\.element) + [extraC])
         return (a, b, c, [extraB, extraC])
     }
 
@@ -123,41 +123,12 @@ struct CrossNodeCountTests {
         await node.stop()
     }
 
-    /// Runs `storesync` without blocking a thread of the test's pool; returns status and output.
-    static func runTool(_ arguments: [String]) async throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = CommandLineTests.executable
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        let collected = Mutex(Data())
-        pipe.fileHandleForReading.readabilityHandler = { handle in
-            let chunk = handle.availableData
-            collected.withLock { $0.append(chunk) }
-        }
-        let status = try await withCheckedThrowingContinuation {
-            (continuation: CheckedContinuation<Int32, any Error>) in
-            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
-            do {
-                try process.run()
-            } catch {
-                process.terminationHandler = nil
-                continuation.resume(throwing: error)
-            }
-        }
-        pipe.fileHandleForReading.readabilityHandler = nil
-        let rest = pipe.fileHandleForReading.readDataToEndOfFile()
-        let output = collected.withLock { $0 + rest }
-        return (status, String(decoding: output, as: UTF8.self))
-    }
-
     @Test func theCommandPrintsTheTableAndTheDiff() async throws {
         try #require(
             FileManager.default.isExecutableFile(atPath: CommandLineTests.executable.path), "storesync is built")
         let (a, b, c, extras) = try await Self.nodes()
         let messages = try Self.stream()
-        let run = try await Self.runTool(
+        let run = try await CommandLineTests.run(
             [
                 "count", "--node", "127.0.0.1:\(a.node.port)", "--node", "127.0.0.1:\(b.node.port)", "--node",
                 "127.0.0.1:\(c.node.port)", "--start", String(Self.base), "--end", String(Self.base + 10 * Self.minute),

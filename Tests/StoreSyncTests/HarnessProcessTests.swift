@@ -1,5 +1,6 @@
 import Foundation
 import StoreSyncCore
+import StoreSyncTestSupport
 import Testing
 
 /// Runs the `negentropy-harness` executable as another implementation's test driver would: the
@@ -11,34 +12,16 @@ struct HarnessProcessTests {
         var description: String { "negentropy-harness not built at \(path): run swift build first" }
     }
 
-    static func run(input: String, environment: [String: String] = [:]) throws -> (output: [String], status: Int32) {
-        let directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        let executable = directory.appendingPathComponent("negentropy-harness")
+    static func run(input: String, environment: [String: String] = [:]) async throws -> (
+        output: [String], status: Int32
+    ) {
+        let executable = ChildProcess.built("negentropy-harness")
         guard FileManager.default.isExecutableFile(atPath: executable.path) else {
             throw HarnessMissing(path: executable.path)
         }
-        let process = Process()
-        process.executableURL = executable
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let stdin = Pipe()
-        let stdout = Pipe()
-        process.standardInput = stdin
-        process.standardOutput = stdout
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        // Write from another thread so a full stdout pipe cannot deadlock the writer.
-        // The harness may exit before reading everything (bad input): a closed pipe is then an
-        // error to ignore, not a signal that ends the test process.
-        signal(SIGPIPE, SIG_IGN)
-        let writer = Thread {
-            try? stdin.fileHandleForWriting.write(contentsOf: Data(input.utf8))
-            try? stdin.fileHandleForWriting.close()
-        }
-        writer.start()
-        let data = stdout.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let lines = String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init)
-        return (lines, process.terminationStatus)
+        let (status, output) = try await ChildProcess.run(
+            executable, [], environment: environment, input: Data(input.utf8), discardErrors: true)
+        return (output.split(separator: "\n").map(String.init), status)
     }
 
     static func itemLines(_ items: [[JSONScalar]]) throws -> String {
@@ -46,13 +29,13 @@ struct HarnessProcessTests {
     }
 
     @Test(arguments: ["mixed-2000", "frame-limited-20000"])
-    func responderReproducesServerMessages(name: String) throws {
+    func responderReproducesServerMessages(name: String) async throws {
         let transcript = try Transcript.load(name)
         var input = try Self.itemLines(transcript.serverItems) + "seal\n"
         for message in transcript.messages where message.from == "client" {
             input += "msg,\(message.hex)\n"
         }
-        let (output, status) = try Self.run(
+        let (output, status) = try await Self.run(
             input: input, environment: ["FRAMESIZELIMIT": "\(transcript.serverFrameSizeLimit)"])
         #expect(status == 0)
         let expected = transcript.messages.filter { $0.from == "server" }.map { "msg,\($0.hex)" }
@@ -60,13 +43,13 @@ struct HarnessProcessTests {
     }
 
     @Test(arguments: ["mixed-2000", "frame-limited-20000"])
-    func initiatorReproducesClientMessagesAndDifference(name: String) throws {
+    func initiatorReproducesClientMessagesAndDifference(name: String) async throws {
         let transcript = try Transcript.load(name)
         var input = try Self.itemLines(transcript.clientItems) + "seal\ninitiate\n"
         for message in transcript.messages where message.from == "server" {
             input += "msg,\(message.hex)\n"
         }
-        let (output, status) = try Self.run(
+        let (output, status) = try await Self.run(
             input: input, environment: ["FRAMESIZELIMIT": "\(transcript.clientFrameSizeLimit)"])
         #expect(status == 0)
         let sent = output.filter { $0.hasPrefix("msg,") }
@@ -76,14 +59,14 @@ struct HarnessProcessTests {
         #expect(output.last == "done")
     }
 
-    @Test func badInputExitsNonZero() throws {
-        let (_, status) = try Self.run(input: "item,12,nothex\n")
+    @Test func badInputExitsNonZero() async throws {
+        let (_, status) = try await Self.run(input: "item,12,nothex\n")
         #expect(status != 0)
-        let (_, unknownPolicy) = try Self.run(input: "seal\n", environment: ["NEGENTROPY_POLICY": "fastest"])
+        let (_, unknownPolicy) = try await Self.run(input: "seal\n", environment: ["NEGENTROPY_POLICY": "fastest"])
         #expect(unknownPolicy != 0)
     }
 
-    @Test func adaptivePolicyStillFindsTheReferenceDifference() throws {
+    @Test func adaptivePolicyStillFindsTheReferenceDifference() async throws {
         let transcript = try Transcript.load("mixed-2000")
         let server = SortedKeyStorage(try Transcript.keys(transcript.serverItems))
         let responder = try Reconciler(policy: .reference)
@@ -92,7 +75,7 @@ struct HarnessProcessTests {
         var have = Set<String>()
         var need = Set<String>()
         for _ in 0..<50 {
-            let (output, status) = try Self.run(input: input, environment: ["NEGENTROPY_POLICY": "adaptive"])
+            let (output, status) = try await Self.run(input: input, environment: ["NEGENTROPY_POLICY": "adaptive"])
             try #require(status == 0)
             have = Set(output.filter { $0.hasPrefix("have,") }.map { String($0.dropFirst(5)) })
             need = Set(output.filter { $0.hasPrefix("need,") }.map { String($0.dropFirst(5)) })
@@ -109,21 +92,14 @@ struct HarnessProcessTests {
 @Suite("Fuzz corpus replay")
 struct FuzzCorpusReplayTests {
     @Test(arguments: [("reconcile-fuzz", "ReconcileFuzz"), ("node-decoders-fuzz", "NodeDecodersFuzz")])
-    func committedCorpusReplaysWithoutAViolation(executableName: String, directoryName: String) throws {
+    func committedCorpusReplaysWithoutAViolation(executableName: String, directoryName: String) async throws {
         let directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
         let executable = directory.appendingPathComponent(executableName)
         let corpus = ReadmeExampleTests.root.appendingPathComponent("Fuzz/\(directoryName)/corpus")
         let files = try FileManager.default.contentsOfDirectory(atPath: corpus.path)
         try #require(files.count >= 10, "the seed corpus is committed")
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = [corpus.path]
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
+        let (status, text) = try await ChildProcess.run(executable, [corpus.path])
+        #expect(status == 0)
         #expect(text.contains("replayed \(files.count) inputs"))
     }
 }

@@ -103,8 +103,8 @@ struct MetricsTests {
         let responder = try await TestNode(
             rateLimits: RateLimitPolicy(
                 limits: [.storeQuery: RateLimit(count: 3, periodSeconds: 3_600)], defaultLimit: nil))
-        _ = try initiator.store.ingest(Array(messages[0..<300]))
-        _ = try responder.store.ingest(Array(messages[100..<400]))
+        _ = try await initiator.store.ingest(Array(messages[0..<300]))
+        _ = try await responder.store.ingest(Array(messages[100..<400]))
         let report = try await initiator.node.sync(with: responder.client, pubsubTopic: Self.topic)
         // Fetched 100 newer ones; capacity 390 then dropped the 10 oldest.
         #expect(report.need == 100 && report.have == 100)
@@ -122,8 +122,8 @@ struct MetricsTests {
 
         let initiatorEndpoint = initiator.endpoint
         let responderEndpoint = responder.endpoint
-        let server = try await MetricsServer.bind(host: "127.0.0.1", port: 0) { initiatorEndpoint.render() }
-        let responderServer = try await MetricsServer.bind(host: "127.0.0.1", port: 0) { responderEndpoint.render() }
+        let server = try await MetricsServer.bind(host: "127.0.0.1", port: 0) { await initiatorEndpoint.render() }
+        let responderServer = try await MetricsServer.bind(host: "127.0.0.1", port: 0) { await responderEndpoint.render() }
         let scraped = try await httpGet(port: server.port, path: "/metrics")
         let responderScrape = try await httpGet(port: responderServer.port, path: "/metrics")
         let missing = try await httpGet(port: server.port, path: "/other")
@@ -178,7 +178,7 @@ struct MetricsTests {
         await forger.stop()
         await local.stop()
         #expect(report.fetched.rejected == 1)
-        let samples = try PrometheusSamples(parsing: local.endpoint.render())
+        let samples = try await PrometheusSamples(parsing: local.endpoint.render())
         #expect(samples["storesync_transfers_rejected_total"] == 1)
         #expect(samples["storesync_messages_transferred_total", ["direction": "in"]] ?? 0 == 0)
     }

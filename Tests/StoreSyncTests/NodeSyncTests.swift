@@ -28,8 +28,8 @@ struct NodeSyncTests {
                 forB.append(message)
             }
         }
-        _ = try a.store.ingest(forA)
-        _ = try b.store.ingest(forB)
+        _ = try await a.store.ingest(forA)
+        _ = try await b.store.ingest(forB)
         let report = try await b.client.sync(store: a.store, pubsubTopic: Self.topic)
         #expect(report.have == Set(forA.map(\.hash)).subtracting(forB.map(\.hash)).count)
         #expect(report.need == Set(forB.map(\.hash)).subtracting(forA.map(\.hash)).count)
@@ -46,7 +46,7 @@ struct NodeSyncTests {
     @Test func threeNodesEachWithAThirdConverge() async throws {
         let nodes = [try await TestNode(), try await TestNode(), try await TestNode()]
         let messages = try testMessages(count: 2_400, seed: 9)
-        for (index, message) in messages.enumerated() { _ = try nodes[index % 3].store.ingest([message]) }
+        for (index, message) in messages.enumerated() { _ = try await nodes[index % 3].store.ingest([message]) }
         for (from, to) in [(0, 1), (1, 2), (2, 0)] {
             _ = try await nodes[to].client.sync(store: nodes[from].store, pubsubTopic: Self.topic)
         }
@@ -59,7 +59,7 @@ struct NodeSyncTests {
         let a = try await TestNode()
         let b = try await TestNode()
         let messages = try testMessages(count: 1_000, seed: 4)
-        _ = try a.store.ingest(messages)
+        _ = try await a.store.ingest(messages)
         let middle = UInt64(messages[500].timestamp)
         let report = try await b.client.sync(store: a.store, pubsubTopic: Self.topic, window: middle..<UInt64.max)
         let expected = Set(messages.filter { UInt64($0.timestamp) >= middle }.map(\.hash))
@@ -73,7 +73,7 @@ struct NodeSyncTests {
         let honest = try await TestNode()
         let local = try await TestNode()
         let genuine = try testMessages(count: 1, seed: 77)[0]
-        _ = try honest.store.ingest([genuine])
+        _ = try await honest.store.ingest([genuine])
         let forger = try await ForgingPeer.start(claiming: genuine)
         let forged = try await NodeClient(host: "127.0.0.1", port: forger.port)
             .sync(store: local.store, pubsubTopic: Self.topic)
@@ -91,7 +91,7 @@ struct NodeSyncTests {
 
     @Test func badStreamsGetErrorFramesAndTheNodeKeepsServing() async throws {
         let node = try await TestNode(maximumFrameSize: 64 * 1_024)
-        _ = try node.store.ingest(try testMessages(count: 50, seed: 1))
+        _ = try await node.store.ingest(try testMessages(count: 50, seed: 1))
         let before = try node.hashes(Self.topic)
         let raw = RawPeer(port: node.node.port)
         #expect(

@@ -4,6 +4,7 @@ import NIOPosix
 import StoreSyncCore
 import StoreSyncLMDB
 import StoreSyncNode
+import StoreSyncTestSupport
 import Testing
 
 @Suite("Periodic sync and resume")
@@ -31,22 +32,22 @@ struct PeriodicSyncResumeTests {
         let peer = try await TestNode()
         let local = try await TestNode()
         let before = try Self.messages(from: Self.t0 - 3_600 * Self.second, to: Self.t0, every: 30)
-        _ = try peer.store.ingest(before)
-        _ = try local.store.ingest(before)
+        _ = try await peer.store.ingest(before)
+        _ = try await local.store.ingest(before)
         let scheduler = ManualScheduler(start: Self.t0)
         let configuration = ResumeConfiguration()
         let first = ResumeCoordinator(
             node: local.node, peers: [peer.client], pubsubTopics: Self.topics, configuration: configuration,
             scheduler: scheduler)
-        #expect(try first.plan() == nil)  // never online before: nothing to catch up on
-        try first.recordWatermark()
+        #expect(try await first.plan() == nil)  // never online before: nothing to catch up on
+        try await first.recordWatermark()
         // Down for six hours; the peer goes on.
-        _ = try peer.store.ingest(try Self.messages(from: Self.t0, to: Self.t0 + 6 * 3_600 * Self.second, every: 10))
+        _ = try await peer.store.ingest(try Self.messages(from: Self.t0, to: Self.t0 + 6 * 3_600 * Self.second, every: 10))
         scheduler.advance(by: 6 * 3_600)
         let restarted = ResumeCoordinator(
             node: local.node, peers: [peer.client], pubsubTopics: Self.topics, configuration: configuration,
             scheduler: scheduler)
-        let gap = try #require(try restarted.plan())
+        let gap = try #require(try await restarted.plan())
         #expect(gap == (Self.t0 - 300 * Self.second)..<(Self.t0 + 6 * 3_600 * Self.second))
         #expect(try local.store.marker(ResumeCoordinator.catchUpCursorMarker) == gap.lowerBound)
         let report = try await restarted.catchUp(gap)
@@ -70,11 +71,11 @@ struct PeriodicSyncResumeTests {
             ResumeCoordinator.catchUpCursorMarker: Self.t0 - 2 * 3_600 * Self.second,
             ResumeCoordinator.lastOnlineMarker: Self.t0 - 3_600 * Self.second,
         ])
-        #expect(try coordinator.plan() == (Self.t0 - 2 * 3_600 * Self.second)..<Self.t0)
+        #expect(try await coordinator.plan() == (Self.t0 - 2 * 3_600 * Self.second)..<Self.t0)
         // Down for a day: the gap is clamped to the 10 hours retention keeps.
         try local.store.setMarkers([ResumeCoordinator.catchUpCursorMarker: nil])
         try local.store.setMarkers([ResumeCoordinator.lastOnlineMarker: Self.t0 - 24 * 3_600 * Self.second])
-        #expect(try coordinator.plan() == (Self.t0 - 10 * 3_600 * Self.second)..<Self.t0)
+        #expect(try await coordinator.plan() == (Self.t0 - 10 * 3_600 * Self.second)..<Self.t0)
         await local.stop()
     }
 
@@ -105,7 +106,7 @@ struct PeriodicSyncResumeTests {
         let nodes = [try await TestNode(), try await TestNode(), try await TestNode()]
         let stream = try Self.messages(from: Self.t0 - 1_800 * Self.second, to: Self.t0 - 60 * Self.second, every: 2)
         for (index, node) in nodes.enumerated() {
-            _ = try node.store.ingest(stream.enumerated().filter { $0.offset % 3 == index }.map(\.element))
+            _ = try await node.store.ingest(stream.enumerated().filter { $0.offset % 3 == index }.map(\.element))
         }
         let down = try await TestNode()
         let unreachable = down.client
@@ -151,7 +152,7 @@ struct PeriodicSyncResumeTests {
             try await local.node.sync(with: client, pubsubTopic: Self.topics[0])
         }
         #expect(local.node.openSyncSessions == 0)
-        let samples = try PrometheusSamples(parsing: local.endpoint.render())
+        let samples = try await PrometheusSamples(parsing: local.endpoint.render())
         #expect(samples["storesync_sync_sessions_total", ["role": "initiator", "outcome": "timeout"]] == 1)
         try await silent.close()
         await local.stop()
@@ -173,7 +174,7 @@ struct PeriodicSyncResumeTests {
         await #expect(throws: ProtocolError.self) {
             try await full.node.sync(with: other.client, pubsubTopic: Self.topics[0])
         }
-        let samples = try PrometheusSamples(parsing: full.endpoint.render())
+        let samples = try await PrometheusSamples(parsing: full.endpoint.render())
         #expect(samples["storesync_sync_sessions_total", ["role": "initiator", "outcome": "busy"]] == 1)
         await full.stop()
         await other.stop()

@@ -37,7 +37,7 @@ struct ProtectionTests {
         let node = try await TestNode(
             rateLimits: RateLimitPolicy(
                 limits: [.storeQuery: RateLimit(count: 20, periodSeconds: 1)], defaultLimit: nil, globalMultiple: 50))
-        _ = try node.store.ingest(try testMessages(count: 30, seed: 3))
+        _ = try await node.store.ingest(try testMessages(count: 30, seed: 3))
         var request = Waku_Store_V3_StoreQueryRequest()
         request.requestID = "q"
         request.paginationForward = true
@@ -170,7 +170,7 @@ struct BandwidthTests {
     @Test(arguments: StreamProtocol.allCases)
     func garbageOnEveryProtocolGetsAnErrorAndTheNodeKeepsServing(streamProtocol: StreamProtocol) async throws {
         let node = try await TestNode(allowPush: true)
-        _ = try node.store.ingest(try testMessages(count: 20, seed: 2))
+        _ = try await node.store.ingest(try testMessages(count: 20, seed: 2))
         var rng = SplitMix64(seed: UInt64(streamProtocol.rawValue))
         for _ in 0..<5 {
             let garbage = ByteBuffer(

@@ -66,16 +66,16 @@ struct RetentionTests {
         #expect(try store.retentionFloor() == 1_000_000 + 2_000)
     }
 
-    @Test func ageLimitDeletesOldMessagesAndSetsTheSyncFloor() throws {
+    @Test func ageLimitDeletesOldMessagesAndSetsTheSyncFloor() async throws {
         let directory = try TemporaryDirectory()
         let store = try MessageStore(
             StoreConfiguration(
                 directory: directory.sub("s"), durability: .noSync, retention: RetentionPolicy(maximumAgeSeconds: 60)))
         let messages = try Self.stream(count: 200, size: 10, seed: 3)  // 1 ms apart
-        _ = try store.ingest(messages)
+        _ = try await store.ingest(messages)
         let now = UInt64(messages[150].timestamp) + 60_000_000_000
         #expect(try store.retentionFloor(now: now) == UInt64(messages[150].timestamp))
-        let report = try store.applyRetention(now: now)
+        let report = try await store.applyRetention(now: now)
         #expect(report == RetentionReport(byAge: 150))
         #expect(try store.messageCount() == 50)
         #expect(try store.message(for: messages[149].hash) == nil)
@@ -128,9 +128,9 @@ struct RetentionTests {
             StoreConfiguration(
                 directory: directory.sub("capped"), durability: .noSync, retention: RetentionPolicy(maximumBytes: cap)))
         let messages = try Self.stream(count: 8_000, size: 1_000, seed: 9)
-        for batch in stride(from: 0, to: 7_500, by: 500) { _ = try capped.ingest(Array(messages[batch..<batch + 500])) }
+        for batch in stride(from: 0, to: 7_500, by: 500) { _ = try await capped.ingest(Array(messages[batch..<batch + 500])) }
         let peer = try await TestNode()
-        _ = try peer.store.ingest(messages)
+        _ = try await peer.store.ingest(messages)
         let keptBefore = try capped.messageCount()
         let oldest = try #require(try capped.statistics().oldest)
         let report = try await peer.client.sync(store: capped, pubsubTopic: Self.topic)

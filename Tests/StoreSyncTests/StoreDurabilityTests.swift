@@ -1,9 +1,11 @@
 import Foundation
 import StoreSyncCore
 import StoreSyncLMDB
+import StoreSyncTestSupport
+import Synchronization
 import Testing
 
-@Suite("LMDB store under crashes and concurrency")
+@Suite("LMDB store under crashes and concurrency", .timeLimit(.minutes(5)))
 struct StoreDurabilityTests {
     static let batchSize = 50
     static let topics = ["/waku/2/rs/0/0", "/waku/2/rs/0/1"]
@@ -40,59 +42,39 @@ struct StoreDurabilityTests {
         return total
     }
 
-    @Test func sigkillDuringIngestNeverLeavesAHalfBatch() throws {
-        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-            .appendingPathComponent("store-torture")
+    @Test func sigkillDuringIngestNeverLeavesAHalfBatch() async throws {
+        let executable = ChildProcess.built("store-torture")
         try #require(FileManager.default.isExecutableFile(atPath: executable.path), "store-torture is built")
-        signal(SIGPIPE, SIG_IGN)
         let directory = try TemporaryDirectory("torture")
         let path = directory.sub("store")
         var rng = SplitMix64(seed: 2_024)
         var nextBatch = 0
         for round in 0..<20 {
-            let child = Process()
-            child.executableURL = executable
-            child.arguments = [path, "\(nextBatch)", "\(Self.batchSize)"]
-            let output = Pipe()
-            let errors = Pipe()
-            child.standardOutput = output
-            child.standardError = errors
-            try child.run()
-
-            // Wait for a random number of reported commits, reading the child's own words.
+            let child = try ChildProcess(executable, [path, "\(nextBatch)", "\(Self.batchSize)"])
+            // Wait for a random number of reported commits, reading the child's own words; the
+            // kill then lands wherever the child is in the batch after them.
             let wanted = 1 + Int(rng.next() % 4)
             var reported: [Int] = []
-            var buffer = Data()
-            while reported.count < wanted {
-                let chunk = output.fileHandleForReading.availableData
-                if chunk.isEmpty { break }
-                buffer.append(chunk)
-                while let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
-                    let line = String(decoding: buffer[buffer.startIndex..<newline], as: UTF8.self)
-                    buffer.removeSubrange(buffer.startIndex...newline)
-                    if line.hasPrefix("committed "), let batch = Int(line.dropFirst(10)) { reported.append(batch) }
-                }
+            while reported.count < wanted, let line = await child.nextLine(where: { $0.hasPrefix("committed ") }) {
+                if let batch = Int(line.dropFirst(10)) { reported.append(batch) }
             }
             if reported.isEmpty {
-                let said = String(decoding: errors.fileHandleForReading.availableData, as: UTF8.self)
-                Issue.record("round \(round): the child reported no commit; it said: \(said)")
+                Issue.record("round \(round): the child reported no commit; it said: \(child.lines)")
                 return
             }
             if round % 4 == 0 {
                 // Another process reads while the child writes: never a half batch in a snapshot.
                 let reader = try MessageStore(StoreConfiguration(directory: path))
-                for _ in 0..<5 { #expect(try Self.snapshotTotal(reader) % Self.batchSize == 0) }
+                for _ in 0..<5 { #expect(try await reader.read { try Self.snapshotTotal($0) } % Self.batchSize == 0) }
             }
-            // Kill at a random point of the batch under way.
-            var spin = rng.next() % 200_000
-            while spin > 0 { spin -= 1 }
-            kill(child.processIdentifier, SIGKILL)
-            child.waitUntilExit()
-            #expect(child.terminationReason == .uncaughtSignal)
+            child.send(SIGKILL)
+            #expect(await child.exit().reason == .uncaughtSignal)
 
             let store = try MessageStore(StoreConfiguration(directory: path))
-            try store._checkInvariants()
-            let counts = try Self.batchCounts(store)
+            let counts = try await store.read { store in
+                try store._checkInvariants()
+                return try Self.batchCounts(store)
+            }
             for (batch, count) in counts {
                 #expect(count == Self.batchSize, "round \(round): batch \(batch) has \(count) of \(Self.batchSize)")
             }
@@ -105,45 +87,51 @@ struct StoreDurabilityTests {
         #expect(nextBatch >= 20)
     }
 
-    @Test func snapshotsStayConsistentWhileAnotherThreadIngests() throws {
+    @Test func snapshotsStayConsistentWhileAnotherThreadIngests() async throws {
         let directory = try TemporaryDirectory()
         let store = try MessageStore(StoreConfiguration(directory: directory.sub("s"), durability: .noSync))
         let batches = 60
         let size = Self.batchSize
-        let finished = DispatchSemaphore(value: 0)
-        let writer = Thread {
+        let writer = Task {
             var rng = SplitMix64(seed: 5)
             for batch in 0..<batches {
-                let messages = (0..<size).compactMap { index in
-                    try? WakuMessage(
+                let messages = try (0..<size).map { index in
+                    try WakuMessage(
                         pubsubTopic: Self.topics[0], contentTopic: "/c/1/x/proto",
                         payload: (0..<32).map { _ in UInt8(truncatingIfNeeded: rng.next()) },
                         timestamp: Int64(batch * size + index))
                 }
-                _ = try? store.ingest(messages)
+                _ = try await store.ingest(messages)
             }
-            finished.signal()
         }
-        writer.start()
+        let finished = Atomic(false)
+        let watcher = Task {
+            _ = await writer.result
+            finished.store(true, ordering: .releasing)
+        }
         var snapshots = 0
-        var writerDone = false
-        while !writerDone || snapshots < 20 {
-            try store.withSnapshot(pubsubTopic: Self.topics[0]) { snapshot in
-                let count = try snapshot.count()
-                #expect(count % size == 0, "a snapshot saw a half batch: \(count)")
-                let first = try snapshot.accumulator(of: 0..<count)
-                var brute = Accumulator()
-                try snapshot.forEachKey(in: 0..<count) { key in
-                    brute.add(key.hash)
-                    return true
+        while !finished.load(ordering: .acquiring) || snapshots < 20 {
+            try await store.read { store in
+                try store.withSnapshot(pubsubTopic: Self.topics[0]) { snapshot in
+                    let count = try snapshot.count()
+                    #expect(count % size == 0, "a snapshot saw a half batch: \(count)")
+                    let first = try snapshot.accumulator(of: 0..<count)
+                    var brute = Accumulator()
+                    try snapshot.forEachKey(in: 0..<count) { key in
+                        brute.add(key.hash)
+                        return true
+                    }
+                    #expect(first == brute, "the snapshot changed under the reader")
                 }
-                #expect(first == brute, "the snapshot changed under the reader")
             }
             snapshots += 1
-            writerDone = writerDone || finished.wait(timeout: .now()) == .success
         }
-        let total = try store.withSnapshot(pubsubTopic: Self.topics[0]) { try $0.count() }
+        try await writer.value
+        await watcher.value
+        let total = try await store.read { store in
+            try store._checkInvariants()
+            return try store.withSnapshot(pubsubTopic: Self.topics[0]) { try $0.count() }
+        }
         #expect(total == batches * size)
-        try store._checkInvariants()
     }
 }

@@ -38,7 +38,7 @@ struct StoreQueryTests {
     @Test func pagingForwardAndBackwardCoversTheFilterExactly() async throws {
         let node = try await TestNode()
         let messages = try testMessages(count: 250, seed: 5)
-        _ = try node.store.ingest(messages)
+        _ = try await node.store.ingest(messages)
         let start = messages[20].timestamp
         let end = messages[230].timestamp
         let matching = messages.filter {
@@ -76,7 +76,7 @@ struct StoreQueryTests {
     @Test func hashLookupWithAndWithoutData() async throws {
         let node = try await TestNode()
         let messages = try testMessages(count: 10, seed: 6)
-        _ = try node.store.ingest(Array(messages.prefix(5)))
+        _ = try await node.store.ingest(Array(messages.prefix(5)))
         let asked = [messages[1].hash, messages[7].hash, messages[3].hash]
         let withData = try await node.client.query(Self.request { $0.messageHashes = asked.map { Data($0.bytes) } })
         #expect(withData.statusCode == 200)
@@ -96,7 +96,7 @@ struct StoreQueryTests {
 
     @Test func everyMalformedQueryIsA400() async throws {
         let node = try await TestNode()
-        _ = try node.store.ingest(try testMessages(count: 5, seed: 7))
+        _ = try await node.store.ingest(try testMessages(count: 5, seed: 7))
         let hash = Data(repeating: 1, count: 32)
         let cases: [(String, Waku_Store_V3_StoreQueryRequest)] = [
             (

@@ -26,10 +26,6 @@ while let flag = arguments.next() {
     }
 }
 
-func seconds(_ duration: Duration) -> Double {
-    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-}
-
 let topic = "/waku/2/rs/0/0"
 let base = FileManager.default.temporaryDirectory.appendingPathComponent("catchup-bench-\(getpid())").path
 defer { try? FileManager.default.removeItem(atPath: base) }
@@ -60,7 +56,7 @@ let coordinator = ResumeCoordinator(
 let started = ContinuousClock.now
 let gap = try coordinator.plan()
 let report = try await coordinator.catchUp(gap ?? now..<now)
-let elapsed = seconds(ContinuousClock.now - started)
+let elapsed = (ContinuousClock.now - started).seconds
 let caughtUp = try localStore.messageCount() == peerStore.messageCount()
 print(
     "{\"hours\":\(hours),\"rate\":\(rate),\"size\":\(size),\"messages\":\(count),\"slices\":\(report.slices),"

@@ -33,10 +33,6 @@ func messages(_ range: Range<Int>, payload: Int, rng: inout SplitMix64) throws -
     }
 }
 
-func seconds(_ duration: Duration) -> Double {
-    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-}
-
 let base = FileManager.default.temporaryDirectory.appendingPathComponent("disk-bench-\(getpid())").path
 defer { try? FileManager.default.removeItem(atPath: base) }
 print(
@@ -69,7 +65,7 @@ for payload in payloads {
             keptRange = (min(keptRange.0, kept), max(keptRange.1, kept))
         }
     }
-    let elapsed = seconds(ContinuousClock.now - started)
+    let elapsed = (ContinuousClock.now - started).seconds
     let kept = try capped.messageCount()
     print(
         "| \(payload) | \(n) | \(usage.usedBytes / n) | \(usage.fileBytes / n) | \(capMB) | \(fed) | \(kept) | "

@@ -34,10 +34,6 @@ while let flag = arguments.next() {
     }
 }
 
-func seconds(_ duration: Duration) -> Double {
-    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-}
-
 let topic = "/waku/2/rs/0/0"
 let root = FileManager.default.temporaryDirectory.appendingPathComponent("node-bench-\(getpid())").path
 defer { try? FileManager.default.removeItem(atPath: root) }
@@ -81,14 +77,14 @@ for index in 0..<n {
 print(
     String(
         format: "built two stores: %d messages of %d B, %d only on the initiator, %d only on the responder, in %.1f s",
-        n, size, onlyInitiator, onlyResponder, seconds(clock.now - buildStart)))
+        n, size, onlyInitiator, onlyResponder, (clock.now - buildStart).seconds))
 
 let node = try await StoreNode.bind(store: responder, configuration: NodeConfiguration())
 let serving = Task { try await node.serve() }
 let client = NodeClient(host: "127.0.0.1", port: node.port)
 let start = clock.now
 let report = try await client.sync(store: initiator, pubsubTopic: topic)
-let elapsed = seconds(clock.now - start)
+let elapsed = (clock.now - start).seconds
 await node.close()
 _ = await serving.result
 print(

@@ -33,10 +33,6 @@ extension SplitMix64 {
     mutating func key(timestamp: UInt64) -> SyncKey { SyncKey(timestamp: timestamp, hash: hash()) }
 }
 
-func seconds(_ duration: Duration) -> Double {
-    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-}
-
 func peakResidentMB() -> Double {
     var usage = rusage()
     getrusage(RUSAGE_SELF.rawValue, &usage)
@@ -80,10 +76,10 @@ while built < n {
     keys.sort()
     let start = clock.now
     try store.insertKeys(keys, index: "bench")
-    lastBatchRate = Double(size) / seconds(clock.now - start)
+    lastBatchRate = Double(size) / (clock.now - start).seconds
     built += size
 }
-let buildSeconds = seconds(clock.now - buildStart)
+let buildSeconds = (clock.now - buildStart).seconds
 print(
     String(
         format:
@@ -95,7 +91,7 @@ let singleStart = clock.now
 for _ in 0..<singles {
     try store.insertKeys([rng.key(timestamp: timestamp - rng.next() % 1_000_000_000_000)], index: "bench")
 }
-let singleSeconds = seconds(clock.now - singleStart)
+let singleSeconds = (clock.now - singleStart).seconds
 print(
     String(
         format: "single-key inserts, one transaction each, into %dM: %.0f inserts/s", n / 1_000_000,
@@ -116,7 +112,7 @@ try store.withKeyIndexSnapshot(index: "bench") { snapshot in
         let lower = try snapshot.lowerBound(of: SyncKey(timestamp: min(a, b)), in: 0..<count)
         let upper = try snapshot.lowerBound(of: SyncKey(timestamp: max(a, b)), in: lower..<count)
         let fingerprint = try snapshot.fingerprint(of: lower..<upper, hasher: hasher)
-        latencies.append(seconds(clock.now - start) * 1e6)
+        latencies.append((clock.now - start).seconds * 1e6)
         checksum ^= fingerprint.high
     }
 }

@@ -123,7 +123,7 @@ func measureOnce(_ run: () throws -> InProcessSession.Outcome) rethrows -> (InPr
     let outcome = try run()
     let elapsed = clock.now - start
     return (
-        outcome, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
+        outcome, elapsed.seconds,
         cpuSeconds() - cpuStart
     )
 }
@@ -136,7 +136,7 @@ func measureTCP(local: Side, remote: Side) async throws -> (InProcessSession.Out
         local: local, remote: remote, policy: options.policy, frameLimit: options.frameLimit)
     let elapsed = ContinuousClock.now - start
     return (
-        outcome, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
+        outcome, elapsed.seconds,
         cpuSeconds() - cpuStart
     )
 }

@@ -20,6 +20,8 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidConfiguration(String)
     /// A request to the store is out of range (the caller's input, not the store, is wrong).
     case invalidRequest(String)
+    /// The store is closing: its threads take no more work.
+    case closed
 
     public var description: String {
         switch self {
@@ -35,6 +37,7 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
         case .invalidMessage(let reason): "invalid message: \(reason)"
         case .invalidConfiguration(let reason): "invalid store configuration: \(reason)"
         case .invalidRequest(let reason): "invalid request to the store: \(reason)"
+        case .closed: "the store is closed"
         }
     }
 

@@ -1,3 +1,4 @@
+import StoreSyncNode
 import Synchronization
 
 /// A scheduler whose time moves only when told: `advance(by:)` wakes every sleeper whose time
@@ -24,6 +25,10 @@ public final class ManualScheduler: SyncScheduler {
 
     public func now() -> UInt64 {
         state.withLock { $0.now }
+    }
+
+    public func uptime() -> Double {
+        Double(now()) / 1e9
     }
 
     /// Tasks suspended in `sleep` now.

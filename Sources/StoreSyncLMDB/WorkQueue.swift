@@ -1,0 +1,101 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#else
+    import Darwin
+#endif
+import Foundation
+
+/// A queue of jobs served by threads of its own, for work that blocks (LMDB transactions, fsync)
+/// and so must stay off Swift's cooperative pool and off event loops.
+///
+/// With `batched`, a thread takes every job queued when it wakes and hands them to its handler
+/// together: the store's writer commits them as one group. Otherwise each thread takes one job at
+/// a time. `stop()` lets the threads finish what is queued and end; jobs submitted after it are
+/// refused.
+final class WorkQueue<Job: Sendable>: @unchecked Sendable {
+    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    private let condition: UnsafeMutablePointer<pthread_cond_t>
+    /// Guarded by `mutex`.
+    private var jobs: [Job] = []
+    private var head = 0
+    private var stopping = false
+    private let name: String
+
+    init(name: String) {
+        self.name = name
+        mutex = .allocate(capacity: 1)
+        mutex.initialize(to: pthread_mutex_t())
+        pthread_mutex_init(mutex, nil)
+        condition = .allocate(capacity: 1)
+        condition.initialize(to: pthread_cond_t())
+        pthread_cond_init(condition, nil)
+    }
+
+    deinit {
+        pthread_cond_destroy(condition)
+        condition.deallocate()
+        pthread_mutex_destroy(mutex)
+        mutex.deallocate()
+    }
+
+    /// Starts `threads` threads that run `handler` on the jobs they take.
+    func start(threads: Int, batched: Bool, handler: @escaping @Sendable ([Job]) -> Void) {
+        for index in 0..<max(1, threads) {
+            let thread = Thread { [self] in
+                while let taken = take(all: batched) { handler(taken) }
+            }
+            thread.name = threads == 1 ? name : "\(name)-\(index)"
+            thread.start()
+        }
+    }
+
+    /// Queues a job; false when the queue has stopped (the job will never run).
+    func submit(_ job: Job) -> Bool {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        guard !stopping else { return false }
+        jobs.append(job)
+        pthread_cond_signal(condition)
+        return true
+    }
+
+    /// Jobs waiting now.
+    var waiting: Int {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return jobs.count - head
+    }
+
+    /// Refuses new jobs; the threads end once the queued ones are done.
+    func stop() {
+        pthread_mutex_lock(mutex)
+        stopping = true
+        pthread_cond_broadcast(condition)
+        pthread_mutex_unlock(mutex)
+    }
+
+    /// Blocks (on a thread of this queue) until there is work; nil once stopped and drained.
+    private func take(all: Bool) -> [Job]? {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        while head == jobs.count {
+            if stopping { return nil }
+            pthread_cond_wait(condition, mutex)
+        }
+        let taken: [Job]
+        if all {
+            taken = Array(jobs[head...])
+            head = jobs.count
+        } else {
+            taken = [jobs[head]]
+            head += 1
+        }
+        if head == jobs.count || head >= 1_024 {
+            jobs.removeFirst(head)
+            head = 0
+        }
+        return taken
+    }
+}
