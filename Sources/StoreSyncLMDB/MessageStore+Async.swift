@@ -11,10 +11,19 @@ enum WriteJob: Sendable {
 /// Work for one of the store's reader threads.
 typealias ReadJob = @Sendable () -> Void
 
-/// Carries a closure, or its result, to a store thread and back. Sound because the caller stays
-/// suspended until the closure has returned: what it captures is never used by two threads at
-/// once.
-private struct Handover<Value>: @unchecked Sendable {
+/// Carries a closure to a store thread. Sound because the caller stays suspended until the
+/// closure has returned: what it captures is never used by two threads at once. The closure is
+/// dropped before the caller resumes, so it never outlives the call it was lent for.
+private final class Handover<Body>: @unchecked Sendable {
+    var body: Body?
+
+    init(_ body: Body) {
+        self.body = body
+    }
+}
+
+/// Carries a closure's result back from a store thread, under the same argument.
+private struct Returned<Value>: @unchecked Sendable {
     var value: Value
 }
 
@@ -41,37 +50,49 @@ extension MessageStore {
     /// Runs `body` on the writer thread, alone: for writes other than ingest (markers, key
     /// indexes, one step of retention). Keep it short; ingest waits for it.
     public func write<T>(_ body: (MessageStore) throws -> T) async throws -> T {
-        try await withoutActuallyEscaping(body) { body in
-            let handover = Handover(value: body)
-            let result = try await withCheckedThrowingContinuation {
-                (continuation: CheckedContinuation<Handover<T>, any Error>) in
-                let job = WriteJob.exclusive { store in
-                    continuation.resume(with: Result { Handover(value: try handover.value.self(store)) })
-                }
-                if !writer.submit(job) { continuation.resume(throwing: StoreError.closed) }
-            }
-            return result.value
+        try await lend(body) { run in
+            writer.submit(.exclusive { store in run(store) })
         }
     }
 
     /// Runs `body` on one of the store's reader threads: for snapshots, queries, counts and
     /// statistics from async code.
     public func read<T>(_ body: (MessageStore) throws -> T) async throws -> T {
+        try await lend(body) { run in
+            readers.submit { run(self) }
+        }
+    }
+
+    /// Lends `body` to a store thread through `submit` and waits for its result.
+    private func lend<T>(
+        _ body: (MessageStore) throws -> T, submit: (@escaping @Sendable (MessageStore) -> Void) -> Bool
+    ) async throws -> T {
         try await withoutActuallyEscaping(body) { body in
-            let handover = Handover(value: body)
-            let result = try await withCheckedThrowingContinuation {
-                (continuation: CheckedContinuation<Handover<T>, any Error>) in
-                let job: ReadJob = {
-                    continuation.resume(with: Result { Handover(value: try handover.value.self(self)) })
+            let handover = Handover(body)
+            let returned = try await withCheckedThrowingContinuation {
+                (continuation: CheckedContinuation<Returned<T>, any Error>) in
+                let run: @Sendable (MessageStore) -> Void = { store in
+                    let result = Result { Returned(value: try handover.body!(store)) }
+                    handover.body = nil
+                    continuation.resume(with: result)
                 }
-                if !readers.submit(job) { continuation.resume(throwing: StoreError.closed) }
+                if !submit(run) {
+                    handover.body = nil
+                    continuation.resume(throwing: StoreError.closed)
+                }
             }
-            return result.value
+            return returned.value
         }
     }
 
     /// Jobs waiting for the writer thread now.
     public var queuedWrites: Int { writer.waiting }
+
+    /// Ingest groups the writer thread has committed, and the `ingest` calls they served: their
+    /// ratio is how many callers shared each commit.
+    public var groupCommitCounts: (groups: Int, calls: Int) {
+        (groupCommits.load(ordering: .relaxed), groupedIngests.load(ordering: .relaxed))
+    }
 
     /// Runs what the writer took from its queue: ingests in groups, other work alone, in the
     /// order they were queued.
@@ -108,10 +129,14 @@ extension MessageStore {
     private func commit(
         _ group: [(messages: [WakuMessage], continuation: CheckedContinuation<IngestResult, any Error>)]
     ) {
+        guard !group.isEmpty else { return }
+        groupCommits.add(1, ordering: .relaxed)
+        groupedIngests.add(group.count, ordering: .relaxed)
         if group.count > 1, let result = try? ingest(group.flatMap(\.messages)) {
             var offset = 0
             for (messages, continuation) in group {
-                continuation.resume(returning: IngestResult(outcomes: Array(result.outcomes[offset..<offset + messages.count])))
+                continuation.resume(
+                    returning: IngestResult(outcomes: Array(result.outcomes[offset..<offset + messages.count])))
                 offset += messages.count
             }
             return

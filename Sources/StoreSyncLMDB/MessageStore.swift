@@ -43,6 +43,10 @@ public final class MessageStore: Sendable {
     let writer = WorkQueue<WriteJob>(name: "storesync-writer")
     /// The threads that serve reads of the async API.
     let readers = WorkQueue<ReadJob>(name: "storesync-reader")
+    /// Groups the writer thread has committed (each one transaction for one or more callers),
+    /// and the callers they served.
+    let groupCommits = Atomic(0)
+    let groupedIngests = Atomic(0)
     var databases: LMDBEnvironment.Databases { environment.databases }
 
     private static let nextScopeKey = Array("next_scope".utf8)

@@ -1,3 +1,5 @@
+import Foundation
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Musl)
@@ -5,7 +7,6 @@
 #else
     import Darwin
 #endif
-import Foundation
 
 /// A queue of jobs served by threads of its own, for work that blocks (LMDB transactions, fsync)
 /// and so must stay off Swift's cooperative pool and off event loops.
@@ -18,7 +19,7 @@ final class WorkQueue<Job: Sendable>: @unchecked Sendable {
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private let condition: UnsafeMutablePointer<pthread_cond_t>
     /// Guarded by `mutex`.
-    private var jobs: [Job] = []
+    private var jobs: [Job?] = []
     private var head = 0
     private var stopping = false
     private let name: String
@@ -84,14 +85,11 @@ final class WorkQueue<Job: Sendable>: @unchecked Sendable {
             if stopping { return nil }
             pthread_cond_wait(condition, mutex)
         }
-        let taken: [Job]
-        if all {
-            taken = Array(jobs[head...])
-            head = jobs.count
-        } else {
-            taken = [jobs[head]]
-            head += 1
-        }
+        let end = all ? jobs.count : head + 1
+        let taken = jobs[head..<end].compactMap { $0 }
+        // Taken jobs leave the queue at once: what they hold goes with them.
+        for index in head..<end { jobs[index] = nil }
+        head = end
         if head == jobs.count || head >= 1_024 {
             jobs.removeFirst(head)
             head = 0

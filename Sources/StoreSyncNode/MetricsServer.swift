@@ -100,7 +100,8 @@ final class MetricsRequestHandler: ChannelInboundHandler {
     private func send(
         context: ChannelHandlerContext, to request: HTTPRequestHead, status: HTTPResponseStatus, body: String,
         contentType: String
-    ) {        var buffer = context.channel.allocator.buffer(capacity: body.utf8.count)
+    ) {
+        var buffer = context.channel.allocator.buffer(capacity: body.utf8.count)
         buffer.writeString(body)
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: contentType)

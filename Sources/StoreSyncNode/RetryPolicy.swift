@@ -59,10 +59,11 @@ public struct RetryPolicy: Sendable, Equatable {
 
 extension NodeClient {
     /// Runs `operation`, retrying as `policy` says when it fails for load, a timeout or an
-    /// unreachable node. Returns the result and the number of attempts made.
+    /// unreachable node, waiting on `clock`. Returns the result and the number of attempts made.
     public func withRetries<T>(
         _ policy: RetryPolicy,
         seed: UInt64 = UInt64.random(in: 0...UInt64.max),
+        clock: any SyncScheduler = SystemScheduler(),
         _ operation: () async throws -> T
     ) async throws -> (result: T, attempts: Int) {
         var generator = SplitMix64(seed: seed)
@@ -74,7 +75,7 @@ extension NodeClient {
                 let (retry, hint) = RetryPolicy.retryable(error)
                 guard retry, attempt < policy.maximumAttempts else { throw error }
                 let wait = max(policy.delay(forRetry: attempt, using: &generator), hint ?? 0)
-                try await Task.sleep(for: .nanoseconds(Int64(wait * 1e9)))
+                try await clock.sleep(seconds: wait)
                 attempt += 1
             }
         }

@@ -2,9 +2,9 @@ import Foundation
 import Synchronization
 
 /// A child process driven from async code without parking a thread of the cooperative pool: its
-/// output (standard output and error together) arrives line by line through a readability
-/// handler, its exit through a termination handler, and its input is written by a thread of its
-/// own. A child still running when this is released is killed.
+/// output (standard output and error together) is read line by line, and its input written, by
+/// threads of their own; its exit arrives through a termination handler. A child still running
+/// when this is released is killed.
 public final class ChildProcess {
     private struct Exit {
         var status: (code: Int32, reason: Process.TerminationReason)?
@@ -43,25 +43,27 @@ public final class ChildProcess {
         let (stream, continuation) = AsyncStream<String>.makeStream()
         iterator = stream.makeAsyncIterator()
         let shared = self.shared
-        output.fileHandleForReading.readabilityHandler = { handle in
-            let chunk = handle.availableData
-            if chunk.isEmpty {
-                handle.readabilityHandler = nil
-                let rest = shared.pending.withLock { rest in
-                    defer { rest = "" }
-                    return rest
+        let reading = output.fileHandleForReading
+        // Output is read by a thread of its own, with blocking reads until end of file (a
+        // readability handler is not told of the end on Linux).
+        let reader = Thread {
+            while true {
+                let chunk = reading.availableData
+                if chunk.isEmpty { break }
+                let complete = shared.pending.withLock { text -> [String] in
+                    text += String(decoding: chunk, as: UTF8.self)
+                    var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+                    text = lines.removeLast()
+                    return lines
                 }
-                if !rest.isEmpty { continuation.yield(rest) }
-                continuation.finish()
-                return
+                for line in complete { continuation.yield(line) }
             }
-            let complete = shared.pending.withLock { text -> [String] in
-                text += String(decoding: chunk, as: UTF8.self)
-                var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-                text = lines.removeLast()
-                return lines
+            let rest = shared.pending.withLock { rest in
+                defer { rest = "" }
+                return rest
             }
-            for line in complete { continuation.yield(line) }
+            if !rest.isEmpty { continuation.yield(rest) }
+            continuation.finish()
         }
         process.terminationHandler = { process in
             let status = (process.terminationStatus, process.terminationReason)
@@ -75,6 +77,7 @@ public final class ChildProcess {
         let stdin = input.map { _ in Pipe() }
         if let stdin { process.standardInput = stdin }
         try process.run()
+        reader.start()
         if let stdin, let input {
             // A child that exits before reading all of it closes the pipe: not a signal to die of.
             signal(SIGPIPE, SIG_IGN)

@@ -60,6 +60,22 @@ public final class ManualScheduler: SyncScheduler {
         }
     }
 
+    /// Seconds until the earliest sleeper's deadline, nil when nobody sleeps.
+    public var nextDeadline: Double? {
+        state.withLock { state in
+            state.sleepers.map(\.deadline).min().map { Double($0 - min($0, state.now)) / 1e9 }
+        }
+    }
+
+    /// Moves the clock to the earliest sleeper's deadline if it is at most `limit` seconds away,
+    /// waking that sleeper (and any due with it); returns the seconds moved, nil if none was due.
+    @discardableResult
+    public func advanceToNextDeadline(within limit: Double) -> Double? {
+        guard let next = nextDeadline, next <= limit else { return nil }
+        advance(by: next)
+        return next
+    }
+
     /// Moves the clock forward and wakes the sleepers whose deadline has passed.
     public func advance(by seconds: Double) {
         let due = state.withLock { state -> [Sleeper] in
@@ -70,5 +86,30 @@ public final class ManualScheduler: SyncScheduler {
             return due
         }
         for sleeper in due { sleeper.continuation.resume() }
+    }
+}
+
+/// Moves a manual clock from one sleeper's deadline to the next, in the background, while a test
+/// waits for what the clock drives (a timeout, a refill). Steps longer than `stepsUpTo` seconds
+/// are not taken, so that long timers (those of other streams) are never reached. Between steps
+/// it yields, so that what a step woke can act before the next.
+public final class ClockMover: Sendable {
+    private let task: Task<Double, Never>
+
+    public init(_ clock: ManualScheduler, stepsUpTo limit: Double) {
+        task = Task {
+            var advanced = 0.0
+            while !Task.isCancelled {
+                if let step = clock.advanceToNextDeadline(within: limit) { advanced += step }
+                await Task.yield()
+            }
+            return advanced
+        }
+    }
+
+    /// Stops moving the clock; returns the seconds it moved in all.
+    public func stop() async -> Double {
+        task.cancel()
+        return await task.value
     }
 }

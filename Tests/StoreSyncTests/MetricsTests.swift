@@ -123,7 +123,9 @@ struct MetricsTests {
         let initiatorEndpoint = initiator.endpoint
         let responderEndpoint = responder.endpoint
         let server = try await MetricsServer.bind(host: "127.0.0.1", port: 0) { await initiatorEndpoint.render() }
-        let responderServer = try await MetricsServer.bind(host: "127.0.0.1", port: 0) { await responderEndpoint.render() }
+        let responderServer = try await MetricsServer.bind(host: "127.0.0.1", port: 0) {
+            await responderEndpoint.render()
+        }
         let scraped = try await httpGet(port: server.port, path: "/metrics")
         let responderScrape = try await httpGet(port: responderServer.port, path: "/metrics")
         let missing = try await httpGet(port: server.port, path: "/other")

@@ -35,8 +35,8 @@ struct NodeSyncTests {
         #expect(report.need == Set(forB.map(\.hash)).subtracting(forA.map(\.hash)).count)
         #expect(report.fetched.stored == report.need && report.sent.stored == report.have)
         #expect(report.fetched.rejected == 0 && report.missing == 0)
-        #expect(try a.hashes(Self.topic) == Set(messages.map(\.hash)))
-        #expect(try b.hashes(Self.topic) == Set(messages.map(\.hash)))
+        #expect(try await a.hashes(Self.topic) == Set(messages.map(\.hash)))
+        #expect(try await b.hashes(Self.topic) == Set(messages.map(\.hash)))
         try a.store._checkInvariants()
         try b.store._checkInvariants()
         await a.stop()
@@ -51,7 +51,7 @@ struct NodeSyncTests {
             _ = try await nodes[to].client.sync(store: nodes[from].store, pubsubTopic: Self.topic)
         }
         let all = Set(messages.map(\.hash))
-        for node in nodes { #expect(try node.hashes(Self.topic) == all) }
+        for node in nodes { #expect(try await node.hashes(Self.topic) == all) }
         for node in nodes { await node.stop() }
     }
 
@@ -64,7 +64,7 @@ struct NodeSyncTests {
         let report = try await b.client.sync(store: a.store, pubsubTopic: Self.topic, window: middle..<UInt64.max)
         let expected = Set(messages.filter { UInt64($0.timestamp) >= middle }.map(\.hash))
         #expect(report.have == expected.count)
-        #expect(try b.hashes(Self.topic) == expected)
+        #expect(try await b.hashes(Self.topic) == expected)
         await a.stop()
         await b.stop()
     }
@@ -92,7 +92,7 @@ struct NodeSyncTests {
     @Test func badStreamsGetErrorFramesAndTheNodeKeepsServing() async throws {
         let node = try await TestNode(maximumFrameSize: 64 * 1_024)
         _ = try await node.store.ingest(try testMessages(count: 50, seed: 1))
-        let before = try node.hashes(Self.topic)
+        let before = try await node.hashes(Self.topic)
         let raw = RawPeer(port: node.node.port)
         #expect(
             try await raw.exchange(frames: [.hello(protocolId: 99, version: 1)])
@@ -130,7 +130,7 @@ struct NodeSyncTests {
         let other = try await TestNode()
         let report = try await node.client.sync(store: other.store, pubsubTopic: Self.topic)
         #expect(report.need == 50)
-        #expect(try node.hashes(Self.topic) == before)
+        #expect(try await node.hashes(Self.topic) == before)
         #expect(node.node.counts.streamErrors == 6)
         await other.stop()
         await node.stop()

@@ -3,6 +3,7 @@ import NIOPosix
 import StoreSyncCore
 import StoreSyncLMDB
 import StoreSyncNode
+import StoreSyncTestSupport
 
 /// A node on loopback with its own store in a temporary directory, serving until `stop()`.
 final class TestNode {
@@ -11,6 +12,9 @@ final class TestNode {
     let node: StoreNode
     /// The node's metrics, in a Prometheus registry of its own.
     let endpoint: MetricsEndpoint
+    /// The node's clock: its rate and bandwidth buckets refill, and its stream timeouts fire,
+    /// only as the test moves it.
+    let clock: ManualScheduler
     private let serving: Task<Void, any Error>
 
     init(
@@ -23,12 +27,10 @@ final class TestNode {
         endpoint = MetricsEndpoint(store: store)
         var configuration = NodeConfiguration(
             maximumFrameSize: maximumFrameSize, allowPush: allowPush, rateLimits: rateLimits)
-        // Tests that wait on child processes can starve the cooperative pool for seconds on two
-        // cores; test nodes give clients time (the timeout tests set their own short ones).
-        configuration.handshakeTimeout = 120
-        configuration.idleTimeout = 120
         configure(&configuration)
-        node = try await StoreNode.bind(store: store, configuration: configuration, metrics: endpoint.metrics)
+        clock = ManualScheduler(start: 1_700_000_000_000_000_000)
+        node = try await StoreNode.bind(
+            store: store, configuration: configuration, metrics: endpoint.metrics, clock: clock)
         let node = self.node
         serving = Task { try await node.serve() }
     }
@@ -41,14 +43,16 @@ final class TestNode {
     }
 
     /// Every message hash this node stores in a topic.
-    func hashes(_ topic: String) throws -> Set<MessageHash> {
-        try store.withSnapshot(pubsubTopic: topic) { snapshot in
-            var hashes = Set<MessageHash>()
-            try snapshot.forEachKey(in: 0..<snapshot.count()) { key in
-                hashes.insert(key.hash)
-                return true
+    func hashes(_ topic: String) async throws -> Set<MessageHash> {
+        try await store.read { store in
+            try store.withSnapshot(pubsubTopic: topic) { snapshot in
+                var hashes = Set<MessageHash>()
+                try snapshot.forEachKey(in: 0..<snapshot.count()) { key in
+                    hashes.insert(key.hash)
+                    return true
+                }
+                return hashes
             }
-            return hashes
         }
     }
 }

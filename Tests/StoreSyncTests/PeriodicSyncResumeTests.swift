@@ -22,8 +22,10 @@ struct PeriodicSyncResumeTests {
         }
     }
 
-    static func hashes(_ node: TestNode) throws -> Set<MessageHash> {
-        try topics.reduce(into: Set<MessageHash>()) { $0.formUnion(try node.hashes($1)) }
+    static func hashes(_ node: TestNode) async throws -> Set<MessageHash> {
+        var all = Set<MessageHash>()
+        for topic in topics { all.formUnion(try await node.hashes(topic)) }
+        return all
     }
 
     /// A node down for six simulated hours while its peer took in messages catches up, slice by
@@ -42,7 +44,8 @@ struct PeriodicSyncResumeTests {
         #expect(try await first.plan() == nil)  // never online before: nothing to catch up on
         try await first.recordWatermark()
         // Down for six hours; the peer goes on.
-        _ = try await peer.store.ingest(try Self.messages(from: Self.t0, to: Self.t0 + 6 * 3_600 * Self.second, every: 10))
+        _ = try await peer.store.ingest(
+            try Self.messages(from: Self.t0, to: Self.t0 + 6 * 3_600 * Self.second, every: 10))
         scheduler.advance(by: 6 * 3_600)
         let restarted = ResumeCoordinator(
             node: local.node, peers: [peer.client], pubsubTopics: Self.topics, configuration: configuration,
@@ -53,7 +56,7 @@ struct PeriodicSyncResumeTests {
         let report = try await restarted.catchUp(gap)
         #expect(report.slices == 7)
         #expect(report.fetched == 6 * 360)
-        #expect(try Self.hashes(local) == Self.hashes(peer))
+        #expect(try await Self.hashes(local) == Self.hashes(peer))
         #expect(try local.store.marker(ResumeCoordinator.catchUpCursorMarker) == nil)
         try local.store._checkInvariants()
         await peer.stop()
@@ -127,7 +130,7 @@ struct PeriodicSyncResumeTests {
         for task in running { task.cancel() }
         for task in running { await task.value }
         let expected = Set(stream.map(\.hash))
-        for node in nodes { #expect(try Self.hashes(node) == expected) }
+        for node in nodes { #expect(try await Self.hashes(node) == expected) }
         // The first node tried the dead peer, left it alone for the 5-minute backoff while it
         // synced with the two others (least recently tried first), then tried it again.
         let dead = "\(unreachable.host):\(unreachable.port)"

@@ -3,6 +3,8 @@ import NIOCore
 import StoreSyncCore
 import StoreSyncNode
 import StoreSyncProto
+import StoreSyncTestSupport
+import Synchronization
 import Testing
 
 @Suite("Protection: rate limits")
@@ -43,7 +45,8 @@ struct ProtectionTests {
         request.paginationForward = true
         let payload = ByteBuffer(bytes: try request.serializedBytes() as [UInt8])
 
-        // The flood: 300 queries back to back on one stream from 127.0.0.1.
+        // The flood: 300 queries back to back on one stream from 127.0.0.1, while the node's
+        // clock stands still: its bucket of 20 is all it gets.
         let flooder = NodeClient(host: "127.0.0.1", port: node.node.port, localAddress: "127.0.0.1")
         let statuses = try await flooder.withStream(.storeQuery) { stream in
             var statuses = [UInt32]()
@@ -54,7 +57,8 @@ struct ProtectionTests {
             return statuses
         }
         #expect(statuses.count == 300, "every request is answered")
-        #expect(statuses.filter { $0 == 429 }.count >= 250)
+        #expect(statuses.filter { $0 == 200 }.count == 20)
+        #expect(statuses.filter { $0 == 429 }.count == 280)
         #expect(statuses.allSatisfy { $0 == 200 || $0 == 429 })
 
         // Meanwhile another peer, 127.0.0.2, is served: its own bucket is full.
@@ -64,7 +68,18 @@ struct ProtectionTests {
             #expect(response.statusCode == 200)
             #expect(response.messages.count == 20)
         }
-        #expect(node.node.counts.requestsLimited >= 250)
+        #expect(node.node.counts.requestsLimited == 280)
+        // A second on, the flooder's bucket has refilled: 20 more.
+        node.clock.advance(by: 1)
+        let refilled = try await flooder.withStream(.storeQuery) { stream in
+            var statuses = [UInt32]()
+            for _ in 0..<25 {
+                let reply = try await stream.request(payload)
+                statuses.append(try Waku_Store_V3_StoreQueryResponse(serializedBytes: Array(buffer: reply)).statusCode)
+            }
+            return statuses
+        }
+        #expect(refilled == Array(repeating: 200, count: 20) + Array(repeating: 429, count: 5))
         await node.stop()
     }
 
@@ -92,16 +107,22 @@ struct TimeoutTests {
             configuration.handshakeTimeout = 0.5
             configuration.idleTimeout = 0.5
         }
-        let (frame, sent) = try await RawPeer(port: node.node.port).trickle(
-            interval: .milliseconds(50), maximumBytes: 104)
+        // A 100-byte frame announced and 10 of its bytes sent: never a complete frame, so never
+        // a hello. The node's clock then passes the handshake timeout.
+        let channel = try await RawPeer(port: node.node.port).connect()
+        let frame = try await channel.executeThenClose { inbound, outbound in
+            try await outbound.write(ByteBuffer(bytes: [0, 0, 0, 100] + [UInt8](repeating: 2, count: 6)))
+            let mover = ClockMover(node.clock, stepsUpTo: 1)
+            var iterator = inbound.makeAsyncIterator()
+            let frame = try await iterator.next()
+            #expect(await mover.stop() >= 0.5 - 1e-6, "cut off only once the timeout had passed on the node's clock")
+            return frame
+        }
         guard case .error(408, let message)? = frame else {
             Issue.record("slowloris got \(String(describing: frame))")
             return
         }
-        // A 408 for the missing hello means the timeout cut the stream before the announced frame
-        // could complete (a completed one would have drawn a 400).
         #expect(message.contains("no hello"))
-        #expect(sent < 104, "cut off before the frame could complete")
         // The node still serves a normal client.
         let other = try await TestNode()
         #expect(try await node.client.sync(store: other.store, pubsubTopic: "/waku/2/rs/0/0").rounds == 1)
@@ -111,15 +132,22 @@ struct TimeoutTests {
 
     @Test func aStreamThatGoesQuietIsClosed() async throws {
         let node = try await TestNode { $0.idleTimeout = 0.3 }
-        let reply = try await node.client.withStream(.storeQuery) { stream -> Frame? in
-            // Say hello (done by withStream), then nothing: the node closes after the idle timeout.
-            try await stream.waitForClose()
+        var request = Waku_Store_V3_StoreQueryRequest()
+        request.paginationForward = true
+        let payload = ByteBuffer(bytes: try request.serializedBytes() as [UInt8])
+        let (reply, advanced) = try await node.client.withStream(.storeQuery) { stream -> (Frame?, Double) in
+            // One request answered, then nothing: the node closes once its idle timeout passes.
+            _ = try await stream.request(payload)
+            let mover = ClockMover(node.clock, stepsUpTo: 1)
+            let frame = try await stream.waitForClose()
+            return (frame, await mover.stop())
         }
         guard case .error(408, let message)? = reply else {
             Issue.record("quiet stream got \(String(describing: reply))")
             return
         }
         #expect(message.contains("no complete frame"))
+        #expect(advanced >= 0.3 - 1e-6)
         await node.stop()
     }
 
@@ -155,15 +183,16 @@ struct BandwidthTests {
     @Test func aPeerOverItsBandwidthIsSlowedNotRefused() async throws {
         let node = try await TestNode { $0.bandwidthPerPeer = 200_000 }
         // A 600 kB query (its request id padded): the first 200 kB pass at once, the rest at
-        // 200 kB/s, so the answer cannot come in under 2 s, and it still comes.
+        // 200 kB/s, so the answer cannot come before 2 s have passed on the node's clock, and it
+        // still comes.
         var request = Waku_Store_V3_StoreQueryRequest()
         request.requestID = String(repeating: "x", count: 600_000)
         request.paginationForward = true
-        let clock = ContinuousClock()
-        let started = clock.now
+        let mover = ClockMover(node.clock, stepsUpTo: 1)
         let response = try await node.client.query(request)
+        let advanced = await mover.stop()
         #expect(response.statusCode == 200)
-        #expect(clock.now - started >= .seconds(1.9))
+        #expect(advanced >= 1.9 && advanced <= 2.5, "the node's clock moved \(advanced) s")
         await node.stop()
     }
 
@@ -221,21 +250,31 @@ struct RetryTests {
         var request = Waku_Store_V3_StoreQueryRequest()
         request.paginationForward = true
         let client = node.client
-        // Empty the bucket: query until the node says 429 (the second query at the latest).
-        var statuses = [UInt32]()
-        while statuses.last != 429 && statuses.count < 5 { statuses.append(try await client.query(request).statusCode) }
-        #expect(statuses.last == 429)
-        // The next query is refused too, waits the hinted time (under 5 s) and is then served.
-        let (response, attempts) = try await client.withRetries(RetryPolicy(initialDelay: 0.05, maximumDelay: 1)) {
-            let response = try await client.query(request)
-            if response.statusCode == 429 {
-                throw PeerError.status(code: 429, message: response.statusDesc)
+        // Empty the bucket: the first query is served, the second refused.
+        #expect(try await client.query(request).statusCode == 200)
+        #expect(try await client.query(request).statusCode == 429)
+        // The next query is refused too, and the client waits the hinted 5 s on its own clock.
+        let clientClock = ManualScheduler(start: 0)
+        let query = request
+        let retrying = Task {
+            try await client.withRetries(RetryPolicy(initialDelay: 0.05, maximumDelay: 1), clock: clientClock) {
+                let response = try await client.query(query)
+                if response.statusCode == 429 {
+                    throw PeerError.status(code: 429, message: response.statusDesc)
+                }
+                return response
             }
-            return response
         }
+        #expect(await eventually { clientClock.sleepers == 1 })
+        let wait = try #require(clientClock.nextDeadline)
+        #expect(wait >= 4.9 && wait <= 5.1, "the client waits the node's hint, not its own 0.05 s backoff: \(wait)")
+        node.clock.advance(by: 5)
+        clientClock.advance(by: wait)
+        let (response, attempts) = try await retrying.value
         #expect(response.statusCode == 200)
-        #expect(attempts >= 2)
+        #expect(attempts == 2)
         // A request that is simply wrong comes back as its 400, through any 429s on the way.
+        node.clock.advance(by: 5)
         var wrong = request
         wrong.pubsubTopic = "only a pubsub topic"
         let refused = try await client.query(wrong, retrying: RetryPolicy(initialDelay: 0.05, maximumDelay: 1))

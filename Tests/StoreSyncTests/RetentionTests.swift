@@ -128,7 +128,9 @@ struct RetentionTests {
             StoreConfiguration(
                 directory: directory.sub("capped"), durability: .noSync, retention: RetentionPolicy(maximumBytes: cap)))
         let messages = try Self.stream(count: 8_000, size: 1_000, seed: 9)
-        for batch in stride(from: 0, to: 7_500, by: 500) { _ = try await capped.ingest(Array(messages[batch..<batch + 500])) }
+        for batch in stride(from: 0, to: 7_500, by: 500) {
+            _ = try await capped.ingest(Array(messages[batch..<batch + 500]))
+        }
         let peer = try await TestNode()
         _ = try await peer.store.ingest(messages)
         let keptBefore = try capped.messageCount()
