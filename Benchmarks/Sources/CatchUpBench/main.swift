@@ -54,7 +54,7 @@ let coordinator = ResumeCoordinator(
     node: local, peers: [NodeClient(host: "127.0.0.1", port: peer.port)], pubsubTopics: [topic],
     configuration: ResumeConfiguration(sliceSeconds: slice), scheduler: SystemScheduler())
 let started = ContinuousClock.now
-let gap = try coordinator.plan()
+let gap = try await coordinator.plan()
 let report = try await coordinator.catchUp(gap ?? now..<now)
 let elapsed = (ContinuousClock.now - started).seconds
 let caughtUp = try localStore.messageCount() == peerStore.messageCount()
