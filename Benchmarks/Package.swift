@@ -54,6 +54,15 @@ let package = Package(
             path: "Sources/DiskBench"
         ),
         .executableTarget(
+            name: "ingest-bench",
+            dependencies: [
+                .product(name: "StoreSyncCore", package: "StoreSync"),
+                .product(name: "StoreSyncLMDB", package: "StoreSync"),
+                .product(name: "StoreSyncNode", package: "StoreSync"),
+            ],
+            path: "Sources/IngestBench"
+        ),
+        .executableTarget(
             name: "catchup-bench",
             dependencies: [
                 .product(name: "StoreSyncCore", package: "StoreSync"),

@@ -116,7 +116,7 @@ struct Demo: AsyncParsableCommand {
         var generator = SplitMix64(seed: seed)
         let firstTimestamp: Int64 = 1_700_000_000_000_000_000
         let step = Int64(span) * 1_000_000_000 / Int64(messages)
-        let progress = Progress(total: messages, label: "feeding nodes")
+        let progress = Progress()
         var batches: [[WakuMessage]] = Array(repeating: [], count: stores.count)
         for index in 0..<messages {
             let message = try WakuMessage(
@@ -131,7 +131,7 @@ struct Demo: AsyncParsableCommand {
             if index % 5_000 == 4_999 || index == messages - 1 {
                 for (store, batch) in zip(stores, batches) where !batch.isEmpty { _ = try store.ingest(batch) }
                 batches = Array(repeating: [], count: stores.count)
-                progress.update(index + 1)
+                progress.update("feeding nodes", done: index + 1, total: messages)
             }
         }
     }

@@ -3,9 +3,11 @@ import Foundation
 import StoreSyncCore
 import StoreSyncLMDB
 import StoreSyncNode
+import Synchronization
 
-/// `storesync import`: stores the messages of a JSON Lines file in a local store.
-struct Import: ParsableCommand {
+/// `storesync import`: stores the messages of a JSON Lines file in a local store, streaming,
+/// with progress on standard error.
+struct Import: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Store the messages of a JSON Lines file in a local data directory.")
 
@@ -17,30 +19,32 @@ struct Import: ParsableCommand {
 
     @OptionGroup var retention: RetentionOptions
 
-    func run() throws {
-        let lines = try loadLines(file)
+    func run() async throws {
         let store = try openStore(dataDir, retention: retention.policy)
-        var counts = StoreCounts(rejected: lines.rejected.count)
-        var reasons = lines.rejected
-        var index = 0
-        while index < lines.messages.count {
-            let batch = Array(lines.messages[index..<min(index + 1_000, lines.messages.count)])
-            let result = try store.ingest(batch.map(\.message))
-            for (entry, outcome) in zip(batch, result.outcomes) {
-                switch outcome {
-                case .stored: counts.stored += 1
-                case .duplicate: counts.duplicates += 1
-                case .ephemeral:
-                    counts.rejected += 1
-                    reasons.append((entry.line, "ephemeral messages are not stored"))
-                case .rejected(let reason):
-                    counts.rejected += 1
-                    reasons.append((entry.line, reason))
+        let display = Mutex((Progress(), BulkImport.Progress?.none))
+        let done: BulkImport.Report
+        do {
+            done = try await BulkImport().run(path: file, into: store) { progress in
+                display.withLock { display in
+                    display.0.show(Self.describe(progress))
+                    display.1 = progress
                 }
             }
-            index += batch.count
+        } catch {
+            printError("\(error)")
+            throw ExitCode(1)
         }
-        report(counts, reasons: reasons)
+        display.withLock { display in
+            if let last = display.1 { display.0.show(Self.describe(last), final: true) }
+        }
+        report(done.counts, reasons: done.rejected)
+    }
+
+    /// One progress line: messages, rate, bytes read and time left.
+    static func describe(_ progress: BulkImport.Progress) -> String {
+        let left = progress.secondsLeft.map { ", \(humanSeconds($0)) left" } ?? ""
+        return "imported \(progress.handled) messages, \(Int(progress.rate)) msg/s, "
+            + "\(humanBytes(progress.bytesRead)) of \(humanBytes(progress.totalBytes)) read\(left)"
     }
 }
 

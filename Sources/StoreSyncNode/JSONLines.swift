@@ -36,10 +36,10 @@ public struct JSONLines: Sendable {
         self.init(data: data)
     }
 
-    /// Reads lines from bytes.
-    public init(data: Data) {
+    /// Reads lines from bytes, numbering them from `firstLine`.
+    public init(data: Data, firstLine: Int = 1) {
         let decoder = JSONDecoder()
-        var number = 0
+        var number = firstLine - 1
         for raw in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
             number += 1
             if raw.allSatisfy({ $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\r") }) { continue }
