@@ -63,9 +63,11 @@ struct Load: AsyncParsableCommand {
             request.paginationForward = true
             request.paginationLimit = 20
             let body = ByteBuffer(bytes: try request.serializedBytes() as [UInt8])
-            return Workload(service: .storeQuery, body: { _ in body }) { reply in
-                (try? Waku_Store_V3_StoreQueryResponse(serializedBytes: Array(buffer: reply)))?.statusCode ?? 0
-            }
+            return Workload(
+                service: .storeQuery, body: { _ in body },
+                status: { reply in
+                    (try? Waku_Store_V3_StoreQueryResponse(serializedBytes: Array(buffer: reply)))?.statusCode ?? 0
+                })
         }
 
         /// A new message per request: its payload starts with the run's seed and the request's
