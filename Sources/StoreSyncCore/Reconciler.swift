@@ -87,29 +87,81 @@ public final class Reconciler {
         var matches = false
     }
 
+    /// The reply being built, and whether a skip up to the last bound passed is owed before the
+    /// next range written (consecutive skips merge into one).
+    private struct Reply {
+        var writer = MessageWriter()
+        var previousBound = Bound.zero
+        var pendingSkip = false
+
+        mutating func skip() {
+            pendingSkip = true
+        }
+
+        mutating func flushSkip() {
+            guard pendingSkip else { return }
+            pendingSkip = false
+            writer.writeSkip(upTo: previousBound)
+        }
+    }
+
+    /// What answering one range covered: the keys (an id list cut to fit covers fewer than the
+    /// range), and whether it must stay even past the frame limit (a cut id list always does).
+    private struct Answered {
+        var covered: Range<Int>
+        var keep = false
+    }
+
+    /// One round of the protocol: decode the peer's message, find where each of its ranges falls
+    /// in our storage, answer the ranges in order, and when the frame is full, end the reply with
+    /// one fingerprint of everything after the last range kept.
     private func process(
         _ input: [UInt8],
         storage: some ReconciliationStorage,
         have: inout [MessageHash],
         need: inout [MessageHash]
     ) throws -> [UInt8] {
-        let isInitiator = role == .initiator
-        let message: NegentropyMessage
+        guard let message = try decode(input) else { return [NegentropyMessage.protocolVersion] }
+        let storageCount = try storage.count()
+        let (resolved, estimate) = try resolve(message.ranges, storage: storage, count: storageCount)
+        var reply = Reply()
+        for entry in resolved {
+            let checkpoint = reply.writer.checkpoint
+            let answered = try answer(
+                entry, storage: storage, estimate: estimate, reply: &reply, have: &have, need: &need)
+            if exceedsFrameLimit(reply.writer.count) {
+                try closeWithRest(
+                    after: answered, rollingBackTo: checkpoint, storage: storage, count: storageCount, reply: &reply)
+                break
+            }
+            reply.previousBound = entry.range.upperBound
+        }
+        return reply.writer.bytes
+    }
+
+    /// The peer's message; nil when it speaks another version, which a responder answers with
+    /// its own version alone.
+    private func decode(_ input: [UInt8]) throws -> NegentropyMessage? {
         switch try NegentropyMessage.decode(input, limits: limits) {
         case .message(let decoded):
-            message = decoded
+            return decoded
         case .otherVersion(let version):
-            if isInitiator { throw WireError.unsupportedVersion(version) }
-            return [NegentropyMessage.protocolVersion]
+            if role == .initiator { throw WireError.unsupportedVersion(version) }
+            return nil
         }
+    }
 
-        let storageCount = try storage.count()
+    /// Where each range falls in our storage, whether its fingerprint matches ours, and how many
+    /// fingerprints differ (what the adaptive policy sizes its splits by).
+    private func resolve(
+        _ ranges: [NegentropyMessage.Range], storage: some ReconciliationStorage, count: Int
+    ) throws -> ([ResolvedRange], DifferenceEstimate) {
         var resolved = [ResolvedRange]()
-        resolved.reserveCapacity(message.ranges.count)
+        resolved.reserveCapacity(ranges.count)
         var estimate = DifferenceEstimate()
         var previousIndex = 0
-        for range in message.ranges {
-            let upper = try storage.lowerBound(of: range.upperBound.key, in: previousIndex..<storageCount)
+        for range in ranges {
+            let upper = try storage.lowerBound(of: range.upperBound.key, in: previousIndex..<count)
             var entry = ResolvedRange(range: range, indices: previousIndex..<upper)
             if case .fingerprint(let theirs) = range.payload {
                 entry.matches = try storage.fingerprint(of: entry.indices, hasher: hasher) == theirs
@@ -119,88 +171,85 @@ public final class Reconciler {
             resolved.append(entry)
             previousIndex = upper
         }
+        return (resolved, estimate)
+    }
 
-        var writer = MessageWriter()
-        var previousBound = Bound.zero
-        var pendingSkip = false
-        func flushSkip(_ writer: inout MessageWriter) {
-            if pendingSkip {
-                pendingSkip = false
-                writer.writeSkip(upTo: previousBound)
-            }
+    /// Answers one range: a skip or a matching fingerprint needs nothing; a differing
+    /// fingerprint is split; an id list tells the initiator the differences, and gets the
+    /// responder's own answer.
+    private func answer(
+        _ entry: ResolvedRange,
+        storage: some ReconciliationStorage,
+        estimate: DifferenceEstimate,
+        reply: inout Reply,
+        have: inout [MessageHash],
+        need: inout [MessageHash]
+    ) throws -> Answered {
+        switch entry.range.payload {
+        case .skip:
+            reply.skip()
+        case .fingerprint where entry.matches:
+            reply.skip()
+        case .fingerprint:
+            reply.flushSkip()
+            try splitRange(
+                entry.indices, upTo: entry.range.upperBound, storage: storage, estimate: estimate, into: &reply.writer)
+        case .idList(let theirIds) where role == .initiator:
+            try compare(theirIds, with: entry.indices, storage: storage, have: &have, need: &need)
+            reply.skip()
+        case .idList(let theirIds):
+            return try respondToIdList(theirIds, entry, storage: storage, reply: &reply)
         }
+        return Answered(covered: entry.indices)
+    }
 
-        for entry in resolved {
-            let bound = entry.range.upperBound
-            var indices = entry.indices
-            let beforeRange = writer.checkpoint
-            var keepsOutput = false
-            switch entry.range.payload {
-            case .skip:
-                pendingSkip = true
-            case .fingerprint:
-                if entry.matches {
-                    pendingSkip = true
-                } else {
-                    flushSkip(&writer)
-                    try splitRange(indices, upTo: bound, storage: storage, estimate: estimate, into: &writer)
-                }
-            case .idList(let theirIds):
-                if isInitiator {
-                    try compare(theirIds, with: indices, storage: storage, have: &have, need: &need)
-                    pendingSkip = true
-                } else {
-                    let sizeBeforeSkip = writer.count
-                    let skipWasPending = pendingSkip
-                    var answered = false
-                    if policy == .adaptive,
-                        let answer = try differencesOnlyAnswer(
-                            theirIds, indices: indices, upTo: bound, storage: storage)
-                    {
-                        answered = true
-                        if answer.isEmpty {
-                            pendingSkip = true
-                        } else {
-                            flushSkip(&writer)
-                            for range in answer { writer.write(range) }
-                            pendingSkip = answer.last?.upperBound != bound
-                            if exceedsFrameLimit(writer.count) {
-                                // Too big for the frame: the full list below is cut to fit and
-                                // always makes progress.
-                                writer.rollBack(to: beforeRange)
-                                pendingSkip = skipWasPending
-                                answered = false
-                            }
-                        }
-                    }
-                    if !answered {
-                        flushSkip(&writer)
-                        indices = try answerWithIdList(
-                            indices, upTo: bound, storage: storage, sizeBeforeSkip: sizeBeforeSkip, into: &writer)
-                        keepsOutput = true
-                    }
-                }
+    /// The responder's answer to an id list: under the adaptive policy only the differences, when
+    /// they fit in the frame; otherwise our own id list, cut to fit.
+    private func respondToIdList(
+        _ theirIds: [MessageHash], _ entry: ResolvedRange, storage: some ReconciliationStorage, reply: inout Reply
+    ) throws -> Answered {
+        let bound = entry.range.upperBound
+        let checkpoint = reply.writer.checkpoint
+        let sizeBeforeSkip = reply.writer.count
+        let skipWasPending = reply.pendingSkip
+        if policy == .adaptive,
+            let differences = try differencesOnlyAnswer(theirIds, indices: entry.indices, upTo: bound, storage: storage)
+        {
+            if differences.isEmpty {
+                reply.skip()
+                return Answered(covered: entry.indices)
             }
-
-            if exceedsFrameLimit(writer.count) {
-                // The last range written ends at `restStart`'s bound; one fingerprint to infinity
-                // stands for everything after it.
-                var restStart = indices.upperBound
-                if !keepsOutput {
-                    writer.rollBack(to: beforeRange)
-                    // The reference counts the rest from the end of the range it just dropped,
-                    // leaving that range out of the fingerprint though the peer's covers it (a
-                    // difference there can go unseen). The reference policy keeps its bytes; the
-                    // adaptive policy counts the dropped range in.
-                    if policy == .adaptive { restStart = indices.lowerBound }
-                }
-                let rest = try storage.fingerprint(of: restStart..<storageCount, hasher: hasher)
-                writer.writeFingerprint(rest, upTo: .infinity)
-                break
-            }
-            previousBound = bound
+            reply.flushSkip()
+            for range in differences { reply.writer.write(range) }
+            reply.pendingSkip = differences.last?.upperBound != bound
+            guard exceedsFrameLimit(reply.writer.count) else { return Answered(covered: entry.indices) }
+            // Too big for the frame: the full list below is cut to fit and always makes progress.
+            reply.writer.rollBack(to: checkpoint)
+            reply.pendingSkip = skipWasPending
         }
-        return writer.bytes
+        reply.flushSkip()
+        let covered = try answerWithIdList(
+            entry.indices, upTo: bound, storage: storage, sizeBeforeSkip: sizeBeforeSkip, into: &reply.writer)
+        return Answered(covered: covered, keep: true)
+    }
+
+    /// Past the frame limit: drops the last range (unless it must stay) and ends the reply with
+    /// one fingerprint, to infinity, of everything after what is kept.
+    private func closeWithRest(
+        after answered: Answered, rollingBackTo checkpoint: MessageWriter.Checkpoint,
+        storage: some ReconciliationStorage, count: Int, reply: inout Reply
+    ) throws {
+        var restStart = answered.covered.upperBound
+        if !answered.keep {
+            reply.writer.rollBack(to: checkpoint)
+            // The reference counts the rest from the end of the range it just dropped, leaving
+            // that range out of the fingerprint though the peer's covers it (a difference there
+            // can go unseen). The reference policy keeps its bytes; the adaptive policy counts
+            // the dropped range in.
+            if policy == .adaptive { restStart = answered.covered.lowerBound }
+        }
+        let rest = try storage.fingerprint(of: restStart..<count, hasher: hasher)
+        reply.writer.writeFingerprint(rest, upTo: .infinity)
     }
 
     private func exceedsFrameLimit(_ size: Int) -> Bool {

@@ -40,17 +40,7 @@ public struct SortedKeyStorage: ReconciliationStorage, Sendable {
     public func key(at index: Int) -> SyncKey { keys[index] }
 
     public func lowerBound(of key: SyncKey, in range: Range<Int>) -> Int {
-        var low = range.lowerBound
-        var high = range.upperBound
-        while low < high {
-            let middle = low + (high - low) / 2
-            if keys[middle] < key {
-                low = middle + 1
-            } else {
-                high = middle
-            }
-        }
-        return low
+        firstIndex(in: range) { keys[$0] >= key }
     }
 
     public func accumulator(of range: Range<Int>) -> Accumulator {

@@ -197,32 +197,12 @@ struct NodeView {
     /// The number of entries whose first key is at most `key` (so the child to descend into for
     /// `key` is that number minus one, or the first).
     func entriesStarting(atOrBefore key: SyncKey) -> Int {
-        var low = 0
-        var high = count
-        while low < high {
-            let middle = (low + high) / 2
-            if key < firstKey(ofEntry: middle) {
-                high = middle
-            } else {
-                low = middle + 1
-            }
-        }
-        return low
+        firstIndex(in: 0..<count) { key < firstKey(ofEntry: $0) }
     }
 
     /// The position of the first key in a leaf not below `key`.
     func leafLowerBound(_ key: SyncKey) -> Int {
-        var low = 0
-        var high = count
-        while low < high {
-            let middle = (low + high) / 2
-            if self.key(at: middle) < key {
-                low = middle + 1
-            } else {
-                high = middle
-            }
-        }
-        return low
+        firstIndex(in: 0..<count) { self.key(at: $0) >= key }
     }
 }
 

@@ -63,31 +63,11 @@ final class TreeWriter {
 
     /// The index of the child whose range holds `key`.
     private static func childIndex(for key: SyncKey, in entries: [ChildEntry]) -> Int {
-        var low = 0
-        var high = entries.count
-        while low < high {
-            let middle = (low + high) / 2
-            if key < entries[middle].firstKey {
-                high = middle
-            } else {
-                low = middle + 1
-            }
-        }
-        return max(low - 1, 0)
+        max(firstIndex(in: entries.indices) { key < entries[$0].firstKey } - 1, 0)
     }
 
     private static func lowerBound(of key: SyncKey, in keys: [SyncKey]) -> Int {
-        var low = 0
-        var high = keys.count
-        while low < high {
-            let middle = (low + high) / 2
-            if keys[middle] < key {
-                low = middle + 1
-            } else {
-                high = middle
-            }
-        }
-        return low
+        firstIndex(in: keys.indices) { keys[$0] >= key }
     }
 
     /// One level of the last descent: the node and the index of the child taken.
