@@ -57,18 +57,6 @@ func explain(_ error: any Error, peer: Endpoint? = nil, dataDirectory: String? =
     }
 }
 
-/// A timestamp in ns as ISO 8601 (UTC), with milliseconds when `fractional`.
-func isoDate(_ nanoseconds: UInt64, fractional: Bool = false) -> String {
-    let formatter = ISO8601DateFormatter()
-    if fractional { formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds] }
-    return formatter.string(from: Date(timeIntervalSince1970: Double(nanoseconds) / 1e9))
-}
-
-/// Nanoseconds since the Unix epoch now.
-func nowNanoseconds() -> UInt64 {
-    UInt64(Date().timeIntervalSince1970 * 1_000_000_000)
-}
-
 func printError(_ message: String) {
     FileHandle.standardError.write(Data("storesync: \(message)\n".utf8))
 }

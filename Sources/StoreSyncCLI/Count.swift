@@ -47,7 +47,7 @@ struct Count: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let end = self.end ?? nowNanoseconds()
+        let end = self.end ?? WallClock.nanoseconds()
         let start = self.start ?? (end - min(end, 3_600_000_000_000))
         let filter = CountFilter(pubsubTopic: pubsubTopic, contentTopics: contentTopics, timeRange: start..<end)
         let named = nodes.map { (name: $0.description, client: $0.client) }
@@ -67,11 +67,11 @@ struct Count: AsyncParsableCommand {
             do {
                 missing = try await CrossNodeCount.missing(nodes: named, filter: bucketFilter)
             } catch {
-                printError("listing keys of bucket \(Self.date(row.start)) failed: \(explain(error))")
+                printError("listing keys of bucket \(isoDate(row.start)) failed: \(explain(error))")
                 throw ExitCode(1)
             }
             print("")
-            print("bucket \(Self.date(row.start)):")
+            print("bucket \(isoDate(row.start)):")
             for (node, keys) in zip(table.nodes, missing) where !keys.isEmpty {
                 print("  \(node) lacks \(keys.count):")
                 for key in keys { print("    \(key.hash.hex) \(key.timestamp)") }

@@ -74,7 +74,7 @@ struct Load: AsyncParsableCommand {
         /// number, so no two are alike.
         static func push(payload: Int) -> Workload {
             let seed = UInt64.random(in: 0...UInt64.max)
-            let start = Int64(nowNanoseconds())
+            let start = Int64(WallClock.nanoseconds())
             return Workload(
                 service: .push,
                 body: { index in

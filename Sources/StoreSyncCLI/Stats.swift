@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import StoreSyncCore
 import StoreSyncLMDB
+import StoreSyncNode
 
 /// `storesync stats`: what a store holds and how much disk it uses, read offline.
 struct Stats: ParsableCommand {

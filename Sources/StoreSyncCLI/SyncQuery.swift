@@ -30,7 +30,7 @@ struct Sync: AsyncParsableCommand {
 
     func run() async throws {
         let store = try openStore(dataDir, retention: retention.policy)
-        let now = nowNanoseconds()
+        let now = WallClock.nanoseconds()
         let range = window.map { (now - min(now, $0.nanoseconds))..<UInt64.max } ?? 0..<UInt64.max
         do {
             let client = peer.client

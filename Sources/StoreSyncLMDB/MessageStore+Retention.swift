@@ -8,11 +8,6 @@ extension MessageStore {
     /// Deletions by retention since the store was opened.
     public var retentionDeletions: RetentionReport { retentionTotals.withLock { $0 } }
 
-    /// Nanoseconds since the Unix epoch by the system clock.
-    public static func currentTime() -> UInt64 {
-        UInt64(max(0, Date().timeIntervalSince1970) * 1e9)
-    }
-
     /// Under a size cap, pruning starts when the pages in use plus those the coming write will
     /// need pass this share of the cap, and goes on until they are under `sizeCapLowWater`. The
     /// rest covers pages held by open readers.
@@ -88,7 +83,7 @@ extension MessageStore {
     /// Runs on the writer thread in steps of at most `retentionStep` messages, each its own
     /// transaction, so that ingest queued meanwhile is committed between them.
     @discardableResult
-    public func applyRetention(now: UInt64 = MessageStore.currentTime()) async throws -> RetentionReport {
+    public func applyRetention(now: UInt64 = WallClock.nanoseconds()) async throws -> RetentionReport {
         var report = RetentionReport()
         if let floor = ageFloor(now: now), floor > 0 {
             let bound = SyncKey(timestamp: floor)
@@ -126,7 +121,7 @@ extension MessageStore {
     /// The timestamp (ns) below which a message would be deleted by retention as soon as it was
     /// stored: the age limit, or the oldest message kept while the store is at its count or size
     /// cap. 0 when any message would be kept. Sync fetches nothing older.
-    public func retentionFloor(now: UInt64 = MessageStore.currentTime()) throws -> UInt64 {
+    public func retentionFloor(now: UInt64 = WallClock.nanoseconds()) throws -> UInt64 {
         let floor = ageFloor(now: now) ?? 0
         guard retention.maximumCount != nil || retention.maximumBytes != nil else { return floor }
         // One read: counts, oldest message and disk use together.

@@ -90,7 +90,7 @@ public final class ResumeCoordinator: Sendable {
         guard var start = [cursor, fromWatermark].compactMap({ $0 }).min() else { return nil }
         if start < floor {
             logger.notice(
-                "the gap since \(Self.date(start)) reaches past what retention keeps; catching up from \(Self.date(floor)) instead"
+                "the gap since \(isoDate(start)) reaches past what retention keeps; catching up from \(isoDate(floor)) instead"
             )
             start = floor
         }
@@ -144,7 +144,7 @@ public final class ResumeCoordinator: Sendable {
             ?? gap.lowerBound
         let total = (gap.upperBound - gap.lowerBound + slice - 1) / slice
         logger.info(
-            "catching up on \(String(format: "%.2f", Double(gap.upperBound - gap.lowerBound) / 3.6e12)) h from \(Self.date(gap.lowerBound)) in \(total) slices of \(configuration.sliceSeconds) s"
+            "catching up on \(String(format: "%.2f", Double(gap.upperBound - gap.lowerBound) / 3.6e12)) h from \(isoDate(gap.lowerBound)) in \(total) slices of \(configuration.sliceSeconds) s"
         )
         var failures = 0
         while start < gap.upperBound {
@@ -178,7 +178,7 @@ public final class ResumeCoordinator: Sendable {
                     initialDelay: configuration.retrySeconds, maximumDelay: configuration.retrySeconds * 10
                 ).backoff(forRetry: failures)
                 logger.warning(
-                    "no peer served catch-up slice [\(Self.date(start)), \(Self.date(end))); retrying in \(wait) s")
+                    "no peer served catch-up slice [\(isoDate(start)), \(isoDate(end))); retrying in \(wait) s")
                 try await scheduler.sleep(seconds: wait)
                 continue
             }
@@ -193,7 +193,7 @@ public final class ResumeCoordinator: Sendable {
             let seconds = elapsed.seconds
             let index = (end - gap.lowerBound + slice - 1) / slice
             logger.info(
-                "catch-up slice \(index)/\(total) [\(Self.date(start)), \(Self.date(end))) done: \(fetched) fetched, \(sent) sent, \(Int(Double(fetched) / max(seconds, 1e-6))) messages/s"
+                "catch-up slice \(index)/\(total) [\(isoDate(start)), \(isoDate(end))) done: \(fetched) fetched, \(sent) sent, \(Int(Double(fetched) / max(seconds, 1e-6))) messages/s"
             )
             node.metrics.catchUpSlice(remainingSeconds: Double(gap.upperBound - end) / 1e9, fetched: fetched)
             start = end
@@ -203,8 +203,4 @@ public final class ResumeCoordinator: Sendable {
         return report
     }
 
-    /// A timestamp for log lines: ISO 8601, UTC.
-    static func date(_ nanoseconds: UInt64) -> String {
-        ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(nanoseconds) / 1e9))
-    }
 }

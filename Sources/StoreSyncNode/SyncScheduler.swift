@@ -1,5 +1,5 @@
 import Dispatch
-import Foundation
+import StoreSyncCore
 
 /// The clock of a node: the time source and timer of its background work (periodic sync, resume,
 /// watermarks) and of its limits (rate and bandwidth buckets, stream timeouts). The system clock
@@ -20,7 +20,7 @@ public struct SystemScheduler: SyncScheduler {
     public init() {}
 
     public func now() -> UInt64 {
-        UInt64(max(0, Date().timeIntervalSince1970) * 1e9)
+        WallClock.nanoseconds()
     }
 
     public func uptime() -> Double {

@@ -37,7 +37,7 @@ struct CatchUpCrashTests {
         try #require(
             FileManager.default.isExecutableFile(atPath: CommandLineTests.executable.path), "storesync is built")
         let directory = try TemporaryDirectory("catch-up")
-        let now = MessageStore.currentTime()
+        let now = WallClock.nanoseconds()
         let hour: UInt64 = 3_600_000_000_000
         do {
             let peer = try MessageStore(StoreConfiguration(directory: directory.sub("peer"), durability: .noSync))

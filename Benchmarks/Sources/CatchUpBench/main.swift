@@ -29,7 +29,7 @@ while let flag = arguments.next() {
 let topic = "/waku/2/rs/0/0"
 let base = FileManager.default.temporaryDirectory.appendingPathComponent("catchup-bench-\(getpid())").path
 defer { try? FileManager.default.removeItem(atPath: base) }
-let now = MessageStore.currentTime()
+let now = WallClock.nanoseconds()
 let span = UInt64(hours * 3_600 * 1e9)
 let count = Int(hours * 3_600 * rate)
 let peerStore = try MessageStore(StoreConfiguration(directory: base + "/peer", durability: .noSync))
