@@ -37,7 +37,8 @@ final class ReadWriteLock: @unchecked Sendable {
 
 /// A pthread mutex, serialising this process's writers before they reach LMDB's own writer lock.
 final class PlainMutex: @unchecked Sendable {
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    /// The mutex itself, for a condition variable to wait on.
+    let mutex: UnsafeMutablePointer<pthread_mutex_t>
 
     init() {
         mutex = .allocate(capacity: 1)

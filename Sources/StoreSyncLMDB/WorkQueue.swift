@@ -16,9 +16,9 @@ import Foundation
 /// a time. `stop()` lets the threads finish what is queued and end; jobs submitted after it are
 /// refused.
 final class WorkQueue<Job: Sendable>: @unchecked Sendable {
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    private let lock = PlainMutex()
     private let condition: UnsafeMutablePointer<pthread_cond_t>
-    /// Guarded by `mutex`.
+    /// Guarded by `lock`.
     private var jobs: [Job?] = []
     private var head = 0
     private var stopping = false
@@ -26,9 +26,6 @@ final class WorkQueue<Job: Sendable>: @unchecked Sendable {
 
     init(name: String) {
         self.name = name
-        mutex = .allocate(capacity: 1)
-        mutex.initialize(to: pthread_mutex_t())
-        pthread_mutex_init(mutex, nil)
         condition = .allocate(capacity: 1)
         condition.initialize(to: pthread_cond_t())
         pthread_cond_init(condition, nil)
@@ -37,8 +34,6 @@ final class WorkQueue<Job: Sendable>: @unchecked Sendable {
     deinit {
         pthread_cond_destroy(condition)
         condition.deallocate()
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
     }
 
     /// Starts `threads` threads that run `handler` on the jobs they take.
@@ -54,36 +49,36 @@ final class WorkQueue<Job: Sendable>: @unchecked Sendable {
 
     /// Queues a job; false when the queue has stopped (the job will never run).
     func submit(_ job: Job) -> Bool {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        guard !stopping else { return false }
-        jobs.append(job)
-        pthread_cond_signal(condition)
-        return true
+        lock.withLock {
+            guard !stopping else { return false }
+            jobs.append(job)
+            pthread_cond_signal(condition)
+            return true
+        }
     }
 
     /// Jobs waiting now.
     var waiting: Int {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return jobs.count - head
+        lock.withLock { jobs.count - head }
     }
 
     /// Refuses new jobs; the threads end once the queued ones are done.
     func stop() {
-        pthread_mutex_lock(mutex)
-        stopping = true
-        pthread_cond_broadcast(condition)
-        pthread_mutex_unlock(mutex)
+        lock.withLock {
+            stopping = true
+            pthread_cond_broadcast(condition)
+        }
     }
 
     /// Blocks (on a thread of this queue) until there is work; nil once stopped and drained.
     private func take(all: Bool) -> [Job]? {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
+        lock.withLock { takeLocked(all: all) }
+    }
+
+    private func takeLocked(all: Bool) -> [Job]? {
         while head == jobs.count {
             if stopping { return nil }
-            pthread_cond_wait(condition, mutex)
+            pthread_cond_wait(condition, lock.mutex)
         }
         let end = all ? jobs.count : head + 1
         let taken = jobs[head..<end].compactMap { $0 }

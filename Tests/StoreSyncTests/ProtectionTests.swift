@@ -48,14 +48,19 @@ struct ProtectionTests {
         // The flood: 300 queries back to back on one stream from 127.0.0.1, while the node's
         // clock stands still: its bucket of 20 is all it gets.
         let flooder = NodeClient(host: "127.0.0.1", port: node.node.port, localAddress: "127.0.0.1")
-        let statuses = try await flooder.withStream(.storeQuery) { stream in
-            var statuses = [UInt32]()
-            for _ in 0..<300 {
-                let reply = try await stream.request(payload)
-                statuses.append(try Waku_Store_V3_StoreQueryResponse(serializedBytes: Array(buffer: reply)).statusCode)
+        /// The statuses of `count` queries sent back to back on one stream.
+        func flood(_ count: Int) async throws -> [UInt32] {
+            try await flooder.withStream(.storeQuery) { stream in
+                var statuses = [UInt32]()
+                for _ in 0..<count {
+                    let reply = try await stream.request(payload)
+                    statuses.append(
+                        try Waku_Store_V3_StoreQueryResponse(serializedBytes: Array(buffer: reply)).statusCode)
+                }
+                return statuses
             }
-            return statuses
         }
+        let statuses = try await flood(300)
         #expect(statuses.count == 300, "every request is answered")
         #expect(statuses.filter { $0 == 200 }.count == 20)
         #expect(statuses.filter { $0 == 429 }.count == 280)
@@ -71,14 +76,7 @@ struct ProtectionTests {
         #expect(node.node.counts.requestsLimited == 280)
         // A second on, the flooder's bucket has refilled: 20 more.
         node.clock.advance(by: 1)
-        let refilled = try await flooder.withStream(.storeQuery) { stream in
-            var statuses = [UInt32]()
-            for _ in 0..<25 {
-                let reply = try await stream.request(payload)
-                statuses.append(try Waku_Store_V3_StoreQueryResponse(serializedBytes: Array(buffer: reply)).statusCode)
-            }
-            return statuses
-        }
+        let refilled = try await flood(25)
         #expect(refilled == Array(repeating: 200, count: 20) + Array(repeating: 429, count: 5))
         await node.stop()
     }
