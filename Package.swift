@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "StoreSyncCore", targets: ["StoreSyncCore"]),
         .library(name: "StoreSyncLMDB", targets: ["StoreSyncLMDB"]),
         .library(name: "StoreSyncNode", targets: ["StoreSyncNode"]),
+        .library(name: "StoreSyncProto", targets: ["StoreSyncProto"]),
         .executable(name: "negentropy-harness", targets: ["NegentropyHarness"]),
         .executable(name: "reconcile-fuzz", targets: ["ReconcileFuzz"]),
         .executable(name: "node-decoders-fuzz", targets: ["NodeDecodersFuzz"]),

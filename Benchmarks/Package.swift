@@ -6,6 +6,8 @@ let package = Package(
     platforms: [.macOS(.v13)],
     dependencies: [
         .package(name: "StoreSync", path: ".."),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
@@ -61,6 +63,18 @@ let package = Package(
                 .product(name: "StoreSyncNode", package: "StoreSync"),
             ],
             path: "Sources/IngestBench"
+        ),
+        .executableTarget(
+            name: "contention-bench",
+            dependencies: [
+                .product(name: "StoreSyncCore", package: "StoreSync"),
+                .product(name: "StoreSyncLMDB", package: "StoreSync"),
+                .product(name: "StoreSyncNode", package: "StoreSync"),
+                .product(name: "StoreSyncProto", package: "StoreSync"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/ContentionBench"
         ),
         .executableTarget(
             name: "catchup-bench",

@@ -68,9 +68,13 @@ func say(_ text: String) {
 }
 
 /// Opens the store in `directory`, or explains why it cannot be opened and exits 1.
-func openStore(_ directory: String, retention: RetentionPolicy = .none) throws -> MessageStore {
+func openStore(
+    _ directory: String, retention: RetentionPolicy = .none,
+    readerThreads: Int = StoreConfiguration.defaultReaderThreads
+) throws -> MessageStore {
     do {
-        return try MessageStore(StoreConfiguration(directory: directory, retention: retention))
+        return try MessageStore(
+            StoreConfiguration(directory: directory, retention: retention, readerThreads: readerThreads))
     } catch {
         printError(explain(error, dataDirectory: directory))
         throw ExitCode(1)

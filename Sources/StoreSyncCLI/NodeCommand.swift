@@ -64,6 +64,12 @@ struct Node: AsyncParsableCommand {
 
     @OptionGroup var retention: RetentionOptions
 
+    @Option(
+        help:
+            "Threads that serve store reads (reconcile snapshots, queries, counts, statistics); writes have one of their own."
+    )
+    var readThreads = StoreConfiguration.defaultReaderThreads
+
     @Option(help: "Seconds between retention passes (one also runs at start and before writes that need room).")
     var retentionInterval = 60.0
 
@@ -98,6 +104,7 @@ struct Node: AsyncParsableCommand {
         guard handshakeTimeout > 0, idleTimeout > 0, maxStreamDuration > 0 else {
             throw ValidationError("timeouts must be positive numbers of seconds")
         }
+        guard (1...64).contains(readThreads) else { throw ValidationError("--read-threads must be 1 to 64") }
         guard retentionInterval > 0 else { throw ValidationError("--retention-interval must be positive") }
         guard syncInterval > 0, syncRange > 0, syncOffset >= 0, maxSyncSessions > 0, resumeSlice > 0, resumeMargin >= 0
         else {
@@ -113,7 +120,7 @@ struct Node: AsyncParsableCommand {
     func run() async throws {
         var logger = Logger(label: "storesync.node")
         logger.logLevel = .info
-        let store = try openStore(dataDir, retention: retention.policy)
+        let store = try openStore(dataDir, retention: retention.policy, readerThreads: readThreads)
         if let cap = retention.policy.maximumBytes, let usage = try? store.diskUsage(), usage.fileBytes > cap {
             printError(
                 "the data file is \(usage.fileBytes) bytes, above the size cap of \(cap): LMDB never shrinks its file; "
