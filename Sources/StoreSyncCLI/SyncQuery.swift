@@ -4,6 +4,7 @@ import StoreSyncCore
 import StoreSyncLMDB
 import StoreSyncNode
 import StoreSyncProto
+import Synchronization
 
 /// `storesync sync`: one sync of a local store with a peer.
 struct Sync: AsyncParsableCommand {
@@ -34,8 +35,11 @@ struct Sync: AsyncParsableCommand {
         let range = window.map { (now - min(now, $0.nanoseconds))..<UInt64.max } ?? 0..<UInt64.max
         do {
             let client = peer.client
+            let display = Mutex(Progress())
             let (report, _) = try await client.withRetries(retry.policy) {
-                try await client.sync(store: store, pubsubTopic: pubsubTopic, window: range, policy: policy)
+                try await client.sync(store: store, pubsubTopic: pubsubTopic, window: range, policy: policy) { report in
+                    display.withLock { $0.show(Self.describe(report)) }
+                }
             }
             print(
                 "reconciled \(pubsubTopic) with \(peer) in \(report.rounds) rounds (\(report.bytesUp) B up, \(report.bytesDown) B down)"
@@ -51,6 +55,14 @@ struct Sync: AsyncParsableCommand {
             printError(explain(error, peer: peer))
             throw ExitCode(1)
         }
+    }
+
+    /// One progress line: what reconciliation found and how much of it has moved.
+    static func describe(_ report: SyncReport) -> String {
+        let fetched = report.fetched.stored + report.fetched.duplicates + report.fetched.rejected
+        let sent = report.sent.stored + report.sent.duplicates + report.sent.rejected
+        return "syncing: fetched \(fetched)/\(report.need), sent \(sent)/\(report.have), "
+            + "\(humanBytes(report.bytesDown)) down"
     }
 }
 

@@ -36,14 +36,16 @@ extension NodeClient {
     /// a mismatch is counted as rejected, never stored) and sends what the peer lacks.
     ///
     /// The window starts no earlier than the store's retention floor: messages the store would
-    /// delete as soon as it got them are neither reconciled nor fetched.
+    /// delete as soon as it got them are neither reconciled nor fetched. `progress` is told what
+    /// the sync has found and moved after the reconciliation and after each transfer batch.
     public func sync(
         store: MessageStore,
         pubsubTopic: String,
         window requested: Range<UInt64> = 0..<UInt64.max,
         policy: SplitPolicy = .adaptive,
         negentropyFrameLimit: Int = 1 << 20,
-        logger: Logger = Logger(label: "storesync.sync")
+        logger: Logger = Logger(label: "storesync.sync"),
+        progress: @Sendable (SyncReport) -> Void = { _ in }
     ) async throws -> SyncReport {
         var report = SyncReport()
         let floor = try await store.read { try $0.retentionFloor() }
@@ -55,9 +57,10 @@ extension NodeClient {
             negentropyFrameLimit: negentropyFrameLimit, report: &report)
         report.have = have.count
         report.need = need.count
+        progress(report)
         try await transfer(
             store: store, pubsubTopic: pubsubTopic, window: window, have: have, need: need, report: &report,
-            logger: logger)
+            logger: logger, progress: progress)
         return report
     }
 
@@ -100,7 +103,7 @@ extension NodeClient {
 
     func transfer(
         store: MessageStore, pubsubTopic: String, window: Range<UInt64>, have: [MessageHash], need: [MessageHash],
-        report: inout SyncReport, logger: Logger
+        report: inout SyncReport, logger: Logger, progress: @Sendable (SyncReport) -> Void
     ) async throws {
         guard !have.isEmpty || !need.isEmpty else { return }
         try await withStream(.transfer) { stream in
@@ -144,6 +147,7 @@ extension NodeClient {
                     pending = Array(wanted) + rest
                     batchSize = min(TransferRequest.maximumFetch, max(16, 2 * (batch.count - wanted.count)))
                 }
+                progress(report)
             }
             // Send: what only this side holds, in batches under the frame size.
             let messages = try await store.read { store in
@@ -155,6 +159,7 @@ extension NodeClient {
                     .encode(into: &request)
                 var reply = try await stream.request(request)
                 report.sent = report.sent + (try StoreCounts(decoding: &reply))
+                progress(report)
             }
             report.bytesUp += stream.bytesSent
             report.bytesDown += stream.bytesReceived
