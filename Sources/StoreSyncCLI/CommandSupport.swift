@@ -114,3 +114,9 @@ struct RetentionOptions: ParsableArguments {
     /// The parsed policy (valid: `validate()` ran).
     var policy: RetentionPolicy { (try? RetentionPolicy.parse(settings)) ?? .none }
 }
+
+/// The outcome of `import` or `push`: the counts, then each refused line with why.
+func report(_ counts: StoreCounts, reasons: [(line: Int, reason: String)]) {
+    print("stored \(counts.stored), duplicates \(counts.duplicates), rejected \(counts.rejected)")
+    for (line, reason) in reasons.sorted(by: { $0.line < $1.line }) { print("  line \(line): \(reason)") }
+}

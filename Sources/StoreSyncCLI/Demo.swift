@@ -63,8 +63,9 @@ struct Demo: AsyncParsableCommand {
             print("\(name): listening on 127.0.0.1:\(node.port), data in \(root)/\(name)")
         }
 
-        try feed(nodes.map(\.store))
-        let before = try nodes.map { try $0.store.messageCount() }
+        try await feed(nodes.map(\.store))
+        var before: [Int] = []
+        for node in nodes { before.append(try await node.store.read { try $0.messageCount() }) }
         print(
             "stream: \(messages) messages over \(span) s, each node misses ~\(Int(divergence * 100))%; policy \(policy)"
         )
@@ -87,12 +88,18 @@ struct Demo: AsyncParsableCommand {
             total.sent = total.sent + report.sent
         }
 
-        let fingerprints = try nodes.map { node in
-            try node.store.withSnapshot(pubsubTopic: Self.topic) { snapshot in
-                try snapshot.fingerprint(of: 0..<snapshot.count(), hasher: SHA256Hasher())
+        var fingerprints: [Fingerprint] = []
+        var counts: [Int] = []
+        for node in nodes {
+            let (fingerprint, count) = try await node.store.read { store in
+                let fingerprint = try store.withSnapshot(pubsubTopic: Self.topic) { snapshot in
+                    try snapshot.fingerprint(of: 0..<snapshot.count(), hasher: SHA256Hasher())
+                }
+                return (fingerprint, try store.messageCount())
             }
+            fingerprints.append(fingerprint)
+            counts.append(count)
         }
-        let counts = try nodes.map { try $0.store.messageCount() }
         let identical = Set(fingerprints).count == 1 && Set(counts).count == 1
         for node in nodes { await node.node.close() }
         for task in serving { _ = await task.result }
@@ -112,7 +119,7 @@ struct Demo: AsyncParsableCommand {
     }
 
     /// Gives each node its share of the generated stream, in batches, with progress.
-    private func feed(_ stores: [MessageStore]) throws {
+    private func feed(_ stores: [MessageStore]) async throws {
         var generator = SplitMix64(seed: seed)
         let firstTimestamp: Int64 = 1_700_000_000_000_000_000
         let step = Int64(span) * 1_000_000_000 / Int64(messages)
@@ -129,7 +136,7 @@ struct Demo: AsyncParsableCommand {
             if receivers.isEmpty { receivers = [Int.random(in: 0..<stores.count, using: &generator)] }
             for receiver in receivers { batches[receiver].append(message) }
             if index % 5_000 == 4_999 || index == messages - 1 {
-                for (store, batch) in zip(stores, batches) where !batch.isEmpty { _ = try store.ingest(batch) }
+                for (store, batch) in zip(stores, batches) where !batch.isEmpty { _ = try await store.ingest(batch) }
                 batches = Array(repeating: [], count: stores.count)
                 progress.update("feeding nodes", done: index + 1, total: messages)
             }

@@ -121,7 +121,9 @@ struct Node: AsyncParsableCommand {
         var logger = Logger(label: "storesync.node")
         logger.logLevel = .info
         let store = try openStore(dataDir, retention: retention.policy, readerThreads: readThreads)
-        if let cap = retention.policy.maximumBytes, let usage = try? store.diskUsage(), usage.fileBytes > cap {
+        if let cap = retention.policy.maximumBytes, let usage = try? await store.read({ try $0.diskUsage() }),
+            usage.fileBytes > cap
+        {
             printError(
                 "the data file is \(usage.fileBytes) bytes, above the size cap of \(cap): LMDB never shrinks its file; "
                     + "the store keeps its data under the cap from now on, and `mdb_copy -c` compacts the file offline")
