@@ -74,14 +74,18 @@ public struct NodeClient: Sendable {
     /// Seconds a stream may wait for the peer's next frame before it is given up (a stalled
     /// session ends with `PeerError.timedOut`).
     public let readTimeout: Double
+    /// The clock the read timeout and retries are measured on.
+    public let clock: any SyncScheduler
     let group: any EventLoopGroup
 
     /// Creates a client for the node at `host:port`.
     public init(
         host: String, port: Int, maximumFrameSize: Int = 4 << 20, localAddress: String? = nil,
-        readTimeout: Double = 60, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+        readTimeout: Double = 60, clock: any SyncScheduler = SystemScheduler(),
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) {
         self.readTimeout = readTimeout
+        self.clock = clock
         self.host = host
         self.port = port
         self.maximumFrameSize = maximumFrameSize
@@ -95,6 +99,7 @@ public struct NodeClient: Sendable {
     {
         let maximumFrameSize = maximumFrameSize
         let readTimeout = readTimeout
+        let clock = clock
         let timedOut = TimeoutFlag()
         var bootstrap = ClientBootstrap(group: group)
         if let localAddress { bootstrap = bootstrap.bind(to: try SocketAddress(ipAddress: localAddress, port: 0)) }
@@ -105,9 +110,7 @@ public struct NodeClient: Sendable {
             .connect(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
-                        IdleStateHandler(readTimeout: .nanoseconds(Int64(readTimeout * 1e9))))
-                    try channel.pipeline.syncOperations.addHandler(
-                        ReadTimeoutHandler(seconds: readTimeout, flag: timedOut))
+                        ReadTimeoutHandler(seconds: readTimeout, clock: clock, flag: timedOut))
                     try channel.pipeline.syncOperations.addFramingHandlers(maximumFrameSize: maximumFrameSize)
                     return try NIOAsyncChannel<Frame, Frame>(wrappingChannelSynchronously: channel)
                 }
@@ -160,28 +163,55 @@ public struct NodeClient: Sendable {
     }
 }
 
-/// Turns a read-idle event into `PeerError.timedOut` and closes the stream, so that a client
-/// waiting on a stalled peer gets an error instead of waiting forever.
+/// Gives a stream up when the peer sends nothing for `seconds` on the client's clock: raises
+/// `PeerError.timedOut` and closes it, so that a client waiting on a stalled peer gets an error
+/// instead of waiting forever.
 final class ReadTimeoutHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
 
     private let seconds: Double
+    private let clock: any SyncScheduler
     private let flag: TimeoutFlag
+    private let watcher: DeadlineWatcher
+    private var deadline = Double.infinity
 
-    init(seconds: Double, flag: TimeoutFlag) {
+    init(seconds: Double, clock: any SyncScheduler, flag: TimeoutFlag) {
         self.seconds = seconds
+        self.clock = clock
         self.flag = flag
+        self.watcher = DeadlineWatcher(clock: clock)
     }
 
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        guard let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read else {
-            context.fireUserInboundEventTriggered(event)
-            return
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { arm(context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        arm(context)
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        arm(context)
+        context.fireChannelRead(data)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        watcher.cancel()
+        context.fireChannelInactive()
+    }
+
+    private func arm(_ context: ChannelHandlerContext) {
+        deadline = clock.uptime() + seconds
+        watcher.arm(at: deadline, loop: context.eventLoop) { [self] in
+            guard context.channel.isActive else { return nil }
+            guard clock.uptime() >= deadline else { return deadline }
+            flag.fire()
+            context.fireErrorCaught(PeerError.timedOut(seconds: seconds))
+            context.close(promise: nil)
+            return nil
         }
-        flag.fire()
-        context.fireErrorCaught(PeerError.timedOut(seconds: seconds))
-        context.close(promise: nil)
     }
 }
 

@@ -59,11 +59,11 @@ public struct RetryPolicy: Sendable, Equatable {
 
 extension NodeClient {
     /// Runs `operation`, retrying as `policy` says when it fails for load, a timeout or an
-    /// unreachable node, waiting on `clock`. Returns the result and the number of attempts made.
+    /// unreachable node, waiting on the client's clock. Returns the result and the number of
+    /// attempts made.
     public func withRetries<T>(
         _ policy: RetryPolicy,
         seed: UInt64 = UInt64.random(in: 0...UInt64.max),
-        clock: any SyncScheduler = SystemScheduler(),
         _ operation: () async throws -> T
     ) async throws -> (result: T, attempts: Int) {
         var generator = SplitMix64(seed: seed)

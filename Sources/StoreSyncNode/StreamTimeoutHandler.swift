@@ -5,9 +5,8 @@ import NIOCore
 /// open longer than its maximum duration. An error frame with status 408 says which, then the
 /// connection closes.
 ///
-/// Deadlines are read on the node's clock. One watcher per stream sleeps until the nearest one
-/// and checks it on the event loop; a frame read only moves the idle deadline, and the watcher is
-/// restarted only when that brings the nearest deadline closer.
+/// Deadlines are read on the node's clock (`DeadlineWatcher`); a frame read only moves the idle
+/// deadline.
 final class StreamTimeoutHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = Frame
     typealias InboundOut = Frame
@@ -17,14 +16,10 @@ final class StreamTimeoutHandler: ChannelInboundHandler, RemovableChannelHandler
     private let idle: Double
     private let maximumDuration: Double
     private let clock: any SyncScheduler
+    private let watcher: DeadlineWatcher
     private var frameDeadline = Double.infinity
     private var frameReason = ""
     private var endDeadline = Double.infinity
-    private var watcher: Task<Void, Never>?
-    /// When the watcher wakes next.
-    private var wakeAt = Double.infinity
-    /// Counts watchers started, so that a replaced one that was already awake stops.
-    private var generation = 0
 
     /// Timeouts in seconds.
     init(handshake: Double, idle: Double, maximumDuration: Double, clock: any SyncScheduler) {
@@ -32,6 +27,7 @@ final class StreamTimeoutHandler: ChannelInboundHandler, RemovableChannelHandler
         self.idle = idle
         self.maximumDuration = maximumDuration
         self.clock = clock
+        self.watcher = DeadlineWatcher(clock: clock)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -46,23 +42,17 @@ final class StreamTimeoutHandler: ChannelInboundHandler, RemovableChannelHandler
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         frameDeadline = clock.uptime() + idle
         frameReason = "no complete frame for \(Self.milliseconds(idle)) ms"
-        if min(frameDeadline, endDeadline) < wakeAt { arm(context) }
+        arm(context)
         context.fireChannelRead(data)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        stopWatching()
+        watcher.cancel()
         context.fireChannelInactive()
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        stopWatching()
-    }
-
-    private func stopWatching() {
-        watcher?.cancel()
-        watcher = nil
-        wakeAt = .infinity
+        watcher.cancel()
     }
 
     private func start(_ context: ChannelHandlerContext) {
@@ -74,37 +64,14 @@ final class StreamTimeoutHandler: ChannelInboundHandler, RemovableChannelHandler
         arm(context)
     }
 
-    /// (Re)starts the watcher, to wake at the nearest deadline.
     private func arm(_ context: ChannelHandlerContext) {
-        watcher?.cancel()
-        generation += 1
-        let generation = self.generation
-        let now = clock.uptime()
-        wakeAt = min(frameDeadline, endDeadline)
-        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        let loop = context.eventLoop
-        let clock = self.clock
-        let first = max(0, wakeAt - now)
-        watcher = Task {
-            var wait = first
-            while true {
-                do {
-                    try await clock.sleep(seconds: wait)
-                    let next = try await loop.submit { bound.value.0.check(bound.value.1, generation: generation) }
-                        .get()
-                    guard let next else { return }
-                    wait = next
-                } catch {
-                    return
-                }
-            }
-        }
+        watcher.arm(at: min(frameDeadline, endDeadline), loop: context.eventLoop) { [self] in check(context) }
     }
 
-    /// Expires the stream if a deadline has passed (returns nil, as for a closed stream or a
-    /// replaced watcher), or returns the seconds until the nearest one.
-    private func check(_ context: ChannelHandlerContext, generation: Int) -> Double? {
-        guard context.channel.isActive, generation == self.generation else { return nil }
+    /// Expires the stream if a deadline has passed (returns nil, as for a closed stream), or
+    /// returns the nearest deadline.
+    private func check(_ context: ChannelHandlerContext) -> Double? {
+        guard context.channel.isActive else { return nil }
         let now = clock.uptime()
         if now >= endDeadline {
             Self.expire(context, reason: "stream open longer than \(Self.milliseconds(maximumDuration)) ms")
@@ -114,8 +81,7 @@ final class StreamTimeoutHandler: ChannelInboundHandler, RemovableChannelHandler
             Self.expire(context, reason: frameReason)
             return nil
         }
-        wakeAt = min(frameDeadline, endDeadline)
-        return wakeAt - now
+        return min(frameDeadline, endDeadline)
     }
 
     private static func milliseconds(_ seconds: Double) -> Int { Int((seconds * 1_000).rounded()) }

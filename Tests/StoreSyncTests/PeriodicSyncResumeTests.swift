@@ -150,10 +150,14 @@ struct PeriodicSyncResumeTests {
         let silent = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .bind(host: "127.0.0.1", port: 0).get()
         let local = try await TestNode()
-        let client = NodeClient(host: "127.0.0.1", port: silent.localAddress?.port ?? 0, readTimeout: 0.5)
+        let clock = ManualScheduler(start: Self.t0)
+        let client = NodeClient(
+            host: "127.0.0.1", port: silent.localAddress?.port ?? 0, readTimeout: 0.5, clock: clock)
+        let mover = ClockMover(clock, stepsUpTo: 1)
         await #expect(throws: PeerError.timedOut(seconds: 0.5)) {
             try await local.node.sync(with: client, pubsubTopic: Self.topics[0])
         }
+        #expect(await mover.stop() >= 0.5 - 1e-6, "given up only once the timeout had passed on the client's clock")
         #expect(local.node.openSyncSessions == 0)
         let samples = try await PrometheusSamples(parsing: local.endpoint.render())
         #expect(samples["storesync_sync_sessions_total", ["role": "initiator", "outcome": "timeout"]] == 1)
