@@ -47,7 +47,16 @@ public struct NodeStream {
     /// Sends one data frame and waits for the data frame that answers it.
     public mutating func request(_ body: ByteBuffer) async throws -> ByteBuffer {
         bytesSent += body.readableBytes
-        try await outbound.write(.data(body))
+        do {
+            try await outbound.write(.data(body))
+        } catch {
+            // A peer that refused the stream said why before it closed: its word beats the
+            // failed write.
+            if case .error(let code, let message)? = try? await inbound.next() {
+                throw PeerError.status(code: code, message: message)
+            }
+            throw error
+        }
         switch try await inbound.next() {
         case .data(let reply)?:
             bytesReceived += reply.readableBytes

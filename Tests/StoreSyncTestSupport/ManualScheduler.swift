@@ -17,18 +17,21 @@ public final class ManualScheduler: SyncScheduler {
     }
 
     private let state: Mutex<State>
+    private let start: UInt64
 
     /// Starts the clock at `start` ns since the epoch.
     public init(start: UInt64) {
         state = Mutex(State(now: start))
+        self.start = start
     }
 
     public func now() -> UInt64 {
         state.withLock { $0.now }
     }
 
+    /// Seconds since the clock's start (small numbers, so that nanoseconds are not lost).
     public func uptime() -> Double {
-        Double(now()) / 1e9
+        Double(now() - start) / 1e9
     }
 
     /// Tasks suspended in `sleep` now.
@@ -45,7 +48,8 @@ public final class ManualScheduler: SyncScheduler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 let resumeNow = state.withLock { state -> Bool in
                     if Task.isCancelled { return true }
-                    let deadline = state.now + UInt64(max(0, seconds) * 1e9)
+                    // Rounded up: a sleeper woken at its deadline has slept at least what it asked.
+                    let deadline = state.now + UInt64((max(0, seconds) * 1e9).rounded(.up))
                     state.sleepers.append(Sleeper(id: id, deadline: deadline, continuation: continuation))
                     return false
                 }
@@ -79,7 +83,7 @@ public final class ManualScheduler: SyncScheduler {
     /// Moves the clock forward and wakes the sleepers whose deadline has passed.
     public func advance(by seconds: Double) {
         let due = state.withLock { state -> [Sleeper] in
-            state.now += UInt64(seconds * 1e9)
+            state.now += UInt64((max(0, seconds) * 1e9).rounded(.up))
             let now = state.now
             let due = state.sleepers.filter { $0.deadline <= now }.sorted { $0.deadline < $1.deadline }
             state.sleepers.removeAll { $0.deadline <= now }
