@@ -123,9 +123,9 @@ struct PeriodicSyncResumeTests {
         }
         let running = syncs.map { sync in Task { await sync.run() } }
         for interval in 1...4 {
-            #expect(await eventually(within: .seconds(30)) { scheduler.sleepers == 3 })
+            #expect(await eventually { scheduler.sleepers == 3 })
             scheduler.advance(by: 360)
-            #expect(await eventually(within: .seconds(30)) { syncs.allSatisfy { $0.rounds.count == interval } })
+            #expect(await eventually { syncs.allSatisfy { $0.rounds.count == interval } })
         }
         for task in running { task.cancel() }
         for task in running { await task.value }
