@@ -1,4 +1,3 @@
-import Foundation
 import StoreSyncCore
 
 /// Work for the store's writer thread.
@@ -95,30 +94,9 @@ extension MessageStore {
         (groupCommits.load(ordering: .relaxed), groupedIngests.load(ordering: .relaxed))
     }
 
-    /// How long the writer waits, at most, for the callers of its last group to queue again
-    /// before it commits a smaller group: many callers, each waiting for its commit, come back
-    /// together, and one commit for all of them costs about what one for half of them does.
-    static let gatherWindow: Duration = .microseconds(1_500)
-
-    /// Adds to `jobs` the ingests that arrive within the gather window while fewer callers are
-    /// queued than the last group had. A lone caller (last group of one) never waits.
-    private func gather(_ jobs: [WriteJob]) -> [WriteJob] {
-        let expected = lastGroupCalls.load(ordering: .relaxed)
-        guard expected > 1, jobs.count < expected else { return jobs }
-        var jobs = jobs
-        let clock = ContinuousClock()
-        let deadline = clock.now + Self.gatherWindow
-        while jobs.count < expected && clock.now < deadline {
-            usleep(100)
-            jobs += writer.takeQueued()
-        }
-        return jobs
-    }
-
     /// Runs what the writer took from its queue: ingests in groups, other work alone, in the
     /// order they were queued.
-    func perform(_ taken: [WriteJob]) {
-        let jobs = gather(taken)
+    func perform(_ jobs: [WriteJob]) {
         var group: [(messages: [WakuMessage], continuation: CheckedContinuation<IngestResult, any Error>)] = []
         var messages = 0
         var bytes = 0
@@ -154,7 +132,6 @@ extension MessageStore {
         guard !group.isEmpty else { return }
         groupCommits.add(1, ordering: .relaxed)
         groupedIngests.add(group.count, ordering: .relaxed)
-        lastGroupCalls.store(group.count, ordering: .relaxed)
         if group.count > 1, let result = try? ingest(group.flatMap(\.messages)) {
             var offset = 0
             for (messages, continuation) in group {

@@ -47,8 +47,6 @@ public final class MessageStore: Sendable {
     /// and the callers they served.
     let groupCommits = Atomic(0)
     let groupedIngests = Atomic(0)
-    /// Ingest calls in the last group committed (the writer thread's own record).
-    let lastGroupCalls = Atomic(0)
     var databases: LMDBEnvironment.Databases { environment.databases }
 
     private static let nextScopeKey = Array("next_scope".utf8)

@@ -62,17 +62,6 @@ final class WorkQueue<Job: Sendable>: @unchecked Sendable {
         lock.withLock { jobs.count - head }
     }
 
-    /// Takes every job queued now, without waiting (for a thread of this queue that already holds
-    /// work and wants to add what has arrived since).
-    func takeQueued() -> [Job] {
-        lock.withLock {
-            let taken = jobs[head...].compactMap { $0 }
-            jobs.removeAll()
-            head = 0
-            return taken
-        }
-    }
-
     /// Refuses new jobs; the threads end once the queued ones are done.
     func stop() {
         lock.withLock {
