@@ -166,14 +166,17 @@ final class LMDBEnvironment: @unchecked Sendable {
                 do {
                     return try resizeLock.withShared { () throws -> T in
                         let txn = try begin(readOnly: false)
+                        let value: T
                         do {
-                            let value = try body(txn)
-                            try StoreError.check(mdb_txn_commit(txn.pointer), "commit")
-                            return value
+                            value = try body(txn)
                         } catch {
                             mdb_txn_abort(txn.pointer)
                             throw error
                         }
+                        // A commit frees its transaction even when it fails (MDB_MAP_FULL while
+                        // saving the free list, say): it must not be aborted after that.
+                        try StoreError.check(mdb_txn_commit(txn.pointer), "commit")
+                        return value
                     }
                 } catch is MapResized {
                     try adoptResizedMap()

@@ -214,6 +214,36 @@ struct MessageStoreTests {
         for message in first { #expect(try capped.message(for: message.hash) == message) }
     }
 
+    /// A full map can fail a write at its commit (LMDB saving its free list) as well as at a put;
+    /// either way the write is refused cleanly, the transaction is not touched after LMDB freed
+    /// it, and the store stays whole, whatever number of writes keep knocking.
+    @Test func writesIntoAFullMapFailCleanlyAtPutOrCommit() async throws {
+        let directory = try TemporaryDirectory()
+        let store = try MessageStore(
+            StoreConfiguration(
+                directory: directory.sub("full"), initialMapSize: 256 << 10, maximumMapSize: 384 << 10,
+                durability: .noSync))
+        var rng = SplitMix64(seed: 10)
+        var stored: [WakuMessage] = []
+        var refused = 0
+        for index in 0..<1_500 {
+            let message = try Self.message(&rng, topic: "t\(index % 3)", timestamp: Int64(index))
+            do {
+                if try await store.ingest([message]).stored == 1 { stored.append(message) }
+            } catch let error as StoreError {
+                guard case .mapFull = error else { throw error }
+                refused += 1
+            }
+        }
+        #expect(refused > 0)
+        #expect(!stored.isEmpty)
+        try await store.read { store in
+            try store._checkInvariants()
+            #expect(try store.messageCount() == stored.count)
+            for message in stored { #expect(try store.message(for: message.hash) == message) }
+        }
+    }
+
     @Test func badDataOnDiskIsAClearErrorAtOpen() throws {
         let directory = try TemporaryDirectory()
         // A foreign file where the data file should be.
