@@ -5,7 +5,7 @@ import StoreSyncNode
 import StoreSyncTestSupport
 import Testing
 
-@Suite("Catch-up after downtime, with crashes, as processes", .timeLimit(.minutes(10)))
+@Suite("Catch-up after downtime, with crashes, as processes", .timeLimit(.minutes(15)))
 struct CatchUpCrashTests {
     static let topics = ["/waku/2/rs/0/0", "/waku/2/rs/0/1"]
 

@@ -4,7 +4,7 @@ import StoreSyncTestSupport
 import Testing
 
 /// The `storesync` tool run as processes, end to end: import, node, query, sync, push, stop.
-@Suite("storesync command line, as processes", .timeLimit(.minutes(5)))
+@Suite("storesync command line, as processes", .timeLimit(.minutes(15)))
 struct CommandLineTests {
     static var executable: URL { ChildProcess.built("storesync") }
 

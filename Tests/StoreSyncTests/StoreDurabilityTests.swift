@@ -5,7 +5,7 @@ import StoreSyncTestSupport
 import Synchronization
 import Testing
 
-@Suite("LMDB store under crashes and concurrency", .timeLimit(.minutes(5)))
+@Suite("LMDB store under crashes and concurrency", .timeLimit(.minutes(15)))
 struct StoreDurabilityTests {
     static let batchSize = 50
     static let topics = ["/waku/2/rs/0/0", "/waku/2/rs/0/1"]
