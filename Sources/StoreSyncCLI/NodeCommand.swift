@@ -19,8 +19,10 @@ struct Node: AsyncParsableCommand {
     @Option(name: .customLong("peer"), help: "A peer to sync with at start, HOST:PORT (repeatable).")
     var peers: [Endpoint] = []
 
-    @Option(name: .customLong("pubsub-topic"), help: "A pubsub topic this node syncs (repeatable).")
-    var pubsubTopics: [String] = ["/waku/2/rs/0/0"]
+    @Option(
+        name: .customLong("pubsub-topic"),
+        help: "A pubsub topic this node stores, serves and syncs (repeatable); messages of others are refused.")
+    var pubsubTopics: [String] = NodeConfiguration().pubsubTopics
 
     @Flag(help: "Let clients push messages to store.")
     var allowPush = false
@@ -85,8 +87,32 @@ struct Node: AsyncParsableCommand {
     @Option(help: "Seconds before now where the periodic sync window ends (messages in flight are not chased).")
     var syncOffset = 20.0
 
-    @Option(help: "Sync sessions under way at once, inbound and outbound together.")
-    var maxSyncSessions = 8
+    @Option(help: "Sync sessions peers may have under way with this node at once.")
+    var maxInboundSessions = NodeConfiguration().maximumInboundSessions
+
+    @Option(help: "Sync sessions this node may have under way with peers at once.")
+    var maxOutboundSessions = NodeConfiguration().maximumOutboundSessions
+
+    @Option(help: "Rounds one sync session may take, inbound or outbound.")
+    var maxSessionRounds = SessionBudget.defaults.maximumRounds
+
+    @Option(help: "Keys one sync session may make this node enumerate, inbound or outbound.")
+    var maxSessionKeys = SessionBudget.defaults.maximumKeys
+
+    @Option(help: "Keys a peer may offer after one reconcile session (without --allow-push).")
+    var maxOfferKeys = NodeConfiguration().maximumOfferKeys
+
+    @Option(help: "Largest message stored, in bytes of its protobuf encoding.")
+    var maxMessageSize = MessageAdmission.defaultMaximumMessageSize
+
+    @Option(help: "Seconds ahead of this node's clock a message timestamp may be.")
+    var maxFutureSkew = MessageAdmission.defaultMaximumFutureSkewSeconds
+
+    @Option(help: "Bytes of received frames the node holds at once, over all connections.")
+    var maxBufferedBytes = NodeConfiguration().maximumBufferedBytes
+
+    @Option(help: "Bytes of received frames the node holds at once for one connection.")
+    var maxBufferedBytesPerConnection = NodeConfiguration().maximumBufferedBytesPerConnection
 
     @Option(help: "Seconds of a downtime gap reconciled per catch-up slice.")
     var resumeSlice = 3_600.0
@@ -106,10 +132,20 @@ struct Node: AsyncParsableCommand {
         }
         guard (1...64).contains(readThreads) else { throw ValidationError("--read-threads must be 1 to 64") }
         guard retentionInterval > 0 else { throw ValidationError("--retention-interval must be positive") }
-        guard syncInterval > 0, syncRange > 0, syncOffset >= 0, maxSyncSessions > 0, resumeSlice > 0, resumeMargin >= 0
+        guard syncInterval > 0, syncRange > 0, syncOffset >= 0, resumeSlice > 0, resumeMargin >= 0 else {
+            throw ValidationError(
+                "--sync-interval, --sync-range and --resume-slice must be positive; offsets and margins not negative")
+        }
+        guard maxInboundSessions > 0, maxOutboundSessions > 0, maxSessionRounds > 0, maxSessionKeys > 0,
+            maxOfferKeys >= 0, maxMessageSize > 0, maxFutureSkew >= 0, !pubsubTopics.isEmpty
         else {
             throw ValidationError(
-                "--sync-interval, --sync-range, --max-sync-sessions and --resume-slice must be positive; offsets and margins not negative"
+                "session, offer and message bounds must be positive, --max-future-skew not negative, and a pubsub topic given"
+            )
+        }
+        guard maxBufferedBytesPerConnection >= maxFrameSize, maxBufferedBytes >= maxBufferedBytesPerConnection else {
+            throw ValidationError(
+                "--max-buffered-bytes-per-connection must be at least --max-frame-size, and --max-buffered-bytes at least that"
             )
         }
         guard maxConnections > 0, maxConnectionsPerPeer > 0, bandwidthPerPeer >= 0, maxRanges > 0, maxIds > 0 else {
@@ -134,14 +170,18 @@ struct Node: AsyncParsableCommand {
             node = try await StoreNode.bind(
                 store: store,
                 configuration: NodeConfiguration(
-                    host: listen.host, port: listen.port, maximumFrameSize: maxFrameSize,
+                    host: listen.host, port: listen.port, pubsubTopics: pubsubTopics, maximumFrameSize: maxFrameSize,
                     negentropyFrameLimit: min(1 << 20, maxFrameSize - 16 << 10), policy: policy, allowPush: allowPush,
                     rateLimits: try RateLimitPolicy.parse(rateLimits), handshakeTimeout: handshakeTimeout,
                     idleTimeout: idleTimeout, maximumStreamDuration: maxStreamDuration,
                     maximumConnections: maxConnections, maximumConnectionsPerPeer: maxConnectionsPerPeer,
-                    maximumSyncSessions: maxSyncSessions,
+                    maximumInboundSessions: maxInboundSessions, maximumOutboundSessions: maxOutboundSessions,
                     bandwidthPerPeer: bandwidthPerPeer == 0 ? nil : bandwidthPerPeer,
-                    reconcileLimits: DecodingLimits(maximumRanges: maxRanges, maximumIds: maxIds)),
+                    reconcileLimits: DecodingLimits(maximumRanges: maxRanges, maximumIds: maxIds),
+                    sessionBudget: SessionBudget(maximumRounds: maxSessionRounds, maximumKeys: maxSessionKeys),
+                    maximumOfferKeys: maxOfferKeys, maximumMessageSize: maxMessageSize,
+                    maximumFutureSkewSeconds: maxFutureSkew, maximumBufferedBytes: maxBufferedBytes,
+                    maximumBufferedBytesPerConnection: maxBufferedBytesPerConnection),
                 logger: logger, metrics: endpoint.metrics)
         } catch {
             printError("cannot listen on \(listen): \(error); is the port free and the address local?")

@@ -31,21 +31,32 @@ public final class Reconciler {
     public let policy: SplitPolicy
     /// Bounds on each incoming message beyond its size.
     public let limits: DecodingLimits
+    /// What the whole session may cost this side.
+    public let budget: SessionBudget
     /// The side this engine plays, fixed by the first call.
     public private(set) var role: Role = .undecided
+    /// Messages processed so far.
+    public private(set) var rounds = 0
+    /// Keys enumerated so far, charged before each enumeration.
+    public private(set) var keysEnumerated = 0
+    /// As responder, the ranges in which this side sent its own ids: where the peer learned what
+    /// it holds that this side lacks, so where its offers may fall. Adjacent ranges are merged.
+    public private(set) var listedRanges: [ListedRange] = []
 
     private let hasher = SHA256Hasher()
 
     /// Creates an engine.
-    public init(frameSizeLimit: Int = 0, policy: SplitPolicy = .reference, limits: DecodingLimits = .unlimited)
-        throws(ReconcilerError)
-    {
+    public init(
+        frameSizeLimit: Int = 0, policy: SplitPolicy = .reference, limits: DecodingLimits = .unlimited,
+        budget: SessionBudget = .unlimited
+    ) throws(ReconcilerError) {
         guard frameSizeLimit == 0 || frameSizeLimit >= 4096 else {
             throw .frameSizeLimitTooSmall(frameSizeLimit)
         }
         self.frameSizeLimit = frameSizeLimit
         self.policy = policy
         self.limits = limits
+        self.budget = budget
     }
 
     /// Opens a session: the first message for the responder, covering every key in `storage`.
@@ -55,6 +66,7 @@ public final class Reconciler {
         var writer = MessageWriter()
         let count = try storage.count()
         try splitRange(0..<count, upTo: .infinity, storage: storage, estimate: nil, into: &writer)
+        rounds = 1
         return writer.bytes
     }
 
@@ -121,15 +133,21 @@ public final class Reconciler {
         have: inout [MessageHash],
         need: inout [MessageHash]
     ) throws -> [UInt8] {
+        guard rounds < budget.maximumRounds else {
+            throw ReconcilerError.overBudget("more than \(budget.maximumRounds) rounds")
+        }
+        rounds += 1
         guard let message = try decode(input) else { return [NegentropyMessage.protocolVersion] }
         let storageCount = try storage.count()
         let (resolved, estimate) = try resolve(message.ranges, storage: storage, count: storageCount)
         var reply = Reply()
         for entry in resolved {
             let checkpoint = reply.writer.checkpoint
+            let listed = listedRanges.count
             let answered = try answer(
                 entry, storage: storage, estimate: estimate, reply: &reply, have: &have, need: &need)
             if exceedsFrameLimit(reply.writer.count) {
+                if !answered.keep { listedRanges.removeSubrange(listed...) }
                 try closeWithRest(
                     after: answered, rollingBackTo: checkpoint, storage: storage, count: storageCount, reply: &reply)
                 break
@@ -193,7 +211,8 @@ public final class Reconciler {
         case .fingerprint:
             reply.flushSkip()
             try splitRange(
-                entry.indices, upTo: entry.range.upperBound, storage: storage, estimate: estimate, into: &reply.writer)
+                entry.indices, from: reply.previousBound, upTo: entry.range.upperBound, storage: storage,
+                estimate: estimate, into: &reply.writer)
         case .idList(let theirIds) where role == .initiator:
             try compare(theirIds, with: entry.indices, storage: storage, have: &have, need: &need)
             reply.skip()
@@ -228,8 +247,9 @@ public final class Reconciler {
             reply.pendingSkip = skipWasPending
         }
         reply.flushSkip()
-        let covered = try answerWithIdList(
+        let (covered, end) = try answerWithIdList(
             entry.indices, upTo: bound, storage: storage, sizeBeforeSkip: sizeBeforeSkip, into: &reply.writer)
+        list(from: reply.previousBound, upTo: end, theirIds: theirIds.count)
         return Answered(covered: covered, keep: true)
     }
 
@@ -252,6 +272,25 @@ public final class Reconciler {
         reply.writer.writeFingerprint(rest, upTo: .infinity)
     }
 
+    /// Takes `keys` from the session's budget before they are enumerated.
+    private func charge(_ keys: Int) throws {
+        guard keys <= budget.maximumKeys - keysEnumerated else {
+            throw ReconcilerError.overBudget("more than \(budget.maximumKeys) keys enumerated")
+        }
+        keysEnumerated += keys
+    }
+
+    /// Records a range in which this responder sent its ids.
+    private func list(from lowerBound: Bound, upTo upperBound: Bound, theirIds: Int?) {
+        if var last = listedRanges.last, last.upperBound.key == lowerBound.key {
+            last.upperBound = upperBound
+            last.theirIds = last.theirIds.flatMap { earlier in theirIds.map { earlier + $0 } }
+            listedRanges[listedRanges.count - 1] = last
+        } else {
+            listedRanges.append(ListedRange(lowerBound: lowerBound, upperBound: upperBound, theirIds: theirIds))
+        }
+    }
+
     private func exceedsFrameLimit(_ size: Int) -> Bool {
         frameSizeLimit != 0 && size > frameSizeLimit - 200
     }
@@ -259,6 +298,7 @@ public final class Reconciler {
     /// Writes the ranges that stand for `indices` after a fingerprint mismatch (or at the start).
     private func splitRange(
         _ indices: Range<Int>,
+        from lowerBound: Bound = .zero,
         upTo upperBound: Bound,
         storage: some ReconciliationStorage,
         estimate: DifferenceEstimate?,
@@ -269,6 +309,8 @@ public final class Reconciler {
             itemCount: itemCount, isInitiator: role == .initiator, estimate: estimate, frameSizeLimit: frameSizeLimit)
         switch plan {
         case .idList:
+            try charge(itemCount)
+            if role == .responder { list(from: lowerBound, upTo: upperBound, theirIds: nil) }
             writer.beginIdList(upTo: upperBound, count: itemCount)
             try storage.forEachKey(in: indices) { key in
                 writer.appendId(key.hash)
@@ -301,6 +343,7 @@ public final class Reconciler {
         have: inout [MessageHash],
         need: inout [MessageHash]
     ) throws {
+        try charge(indices.count)
         var theirs = Set(theirIds)
         try storage.forEachKey(in: indices) { key in
             if theirs.remove(key.hash) == nil { have.append(key.hash) }
@@ -319,7 +362,10 @@ public final class Reconciler {
         storage: some ReconciliationStorage,
         sizeBeforeSkip: Int,
         into writer: inout MessageWriter
-    ) throws -> Range<Int> {
+    ) throws -> (answered: Range<Int>, end: Bound) {
+        let capacity =
+            frameSizeLimit == 0 ? indices.count : max(0, frameSizeLimit - sizeBeforeSkip) / MessageHash.byteCount
+        try charge(min(indices.count, capacity + 1))
         var endBound = upperBound
         var answered = indices
         var ids = [MessageHash]()
@@ -336,7 +382,7 @@ public final class Reconciler {
         }
         writer.beginIdList(upTo: endBound, count: ids.count)
         for id in ids { writer.appendId(id) }
-        return answered
+        return (answered, endBound)
     }
 
     /// The adaptive answer to an IdList when every id the peer sent is one we hold: the ranges
@@ -351,6 +397,12 @@ public final class Reconciler {
         storage: some ReconciliationStorage
     ) throws -> [NegentropyMessage.Range]? {
         guard theirIds.count <= indices.count else { return nil }
+        // At least this many ids only we hold would go in the answer: past the frame, the cut
+        // full list answers instead, so the range is not enumerated for an answer that cannot fit.
+        if frameSizeLimit != 0, (indices.count - theirIds.count) * MessageHash.byteCount > frameSizeLimit {
+            return nil
+        }
+        try charge(indices.count)
         var theirs = Set(theirIds)
         guard theirs.count == theirIds.count else { return nil }
         var keys = [SyncKey]()
@@ -392,11 +444,29 @@ public enum ReconcilerError: Error, Equatable, Sendable, CustomStringConvertible
     case frameSizeLimitTooSmall(Int)
     /// A call that the engine's role does not allow.
     case wrongRole(expected: String)
+    /// The session asked for more than its `SessionBudget`.
+    case overBudget(String)
 
     public var description: String {
         switch self {
         case .frameSizeLimitTooSmall(let limit): "frame size limit \(limit) is below the minimum of 4096 bytes"
         case .wrongRole(let expected): "this call needs \(expected)"
+        case .overBudget(let what): "the session went over its budget: \(what)"
         }
+    }
+}
+
+/// A range in which a responder sent its own ids, and how many ids the peer had listed in it
+/// (nil where the peer sent a fingerprint, so its count is unknown).
+public struct ListedRange: Hashable, Sendable {
+    /// Where the range starts (inclusive) and ends (exclusive).
+    public var lowerBound: Bound
+    public var upperBound: Bound
+    /// Ids the peer listed in the range, when it listed them.
+    public var theirIds: Int?
+
+    /// Whether a key falls in the range.
+    public func contains(_ key: SyncKey) -> Bool {
+        lowerBound.key <= key && key < upperBound.key
     }
 }

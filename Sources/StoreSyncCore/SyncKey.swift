@@ -19,6 +19,12 @@ public struct SyncKey: Hashable, Comparable, Sendable {
         self.init(timestamp: timestamp, hash: .zero)
     }
 
+    /// The first timestamp all of whose keys are at or above this key: where a window of
+    /// timestamps starts that holds nothing below it.
+    public var firstWholeTimestamp: UInt64 {
+        hash == .zero ? timestamp : timestamp + 1
+    }
+
     @inlinable
     public static func < (lhs: SyncKey, rhs: SyncKey) -> Bool {
         if lhs.timestamp != rhs.timestamp { return lhs.timestamp < rhs.timestamp }

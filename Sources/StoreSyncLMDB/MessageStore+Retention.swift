@@ -22,9 +22,12 @@ extension MessageStore {
     /// index; already present messages are reported, not rewritten.
     ///
     /// Under a retention policy the store stays within it: with a size cap, messages are written
-    /// in transactions small enough for the cap, room is made before each (oldest messages
-    /// first), and a write that still finds the map full prunes and is retried rather than
-    /// failing; with a count cap, the oldest messages beyond it go right after the write.
+    /// in transactions small enough for the cap and room is made before each (oldest messages
+    /// first, never below what the policy keeps); with a count cap, the oldest messages beyond it
+    /// go right after the write. Each outcome says what became of its message: one the count cap
+    /// deleted at once is `.evicted`; one a size-capped store had no room for after earlier parts
+    /// of the call were committed is `.unavailable`. When no part could be written, the call
+    /// throws `StoreError.mapFull` and nothing was deleted beyond the policy.
     public func ingest(_ messages: [WakuMessage]) throws -> IngestResult {
         guard !messages.isEmpty else { return IngestResult() }
         var result = IngestResult()
@@ -33,12 +36,27 @@ extension MessageStore {
                 budget: environment.configuration.effectiveMaximumMapSize / 16, maximumCount: cappedTransactionSize,
                 size: Self.estimatedSize(of:))
             for part in parts {
-                result.outcomes += try ingestUnderSizeCap(part).outcomes
+                do {
+                    let written = try ingestUnderSizeCap(part)
+                    result.outcomes += written.outcomes
+                    result.keys += written.keys
+                } catch StoreError.mapFull where !result.outcomes.isEmpty {
+                    let left = messages.count - result.outcomes.count
+                    result.outcomes += repeatElement(.unavailable, count: left)
+                    result.keys += repeatElement(nil, count: left)
+                    break
+                }
             }
         } else {
             result = try ingestBatch(messages)
         }
-        record(RetentionReport(byCount: try enforceCapacity()))
+        let evicted = try enforceCapacity()
+        record(RetentionReport(byCount: evicted))
+        if evicted > 0, let oldest = try statistics().oldestKey {
+            for (index, key) in result.keys.enumerated() where result.outcomes[index] == .stored {
+                if let key, key < oldest { result.outcomes[index] = .evicted }
+            }
+        }
         return result
     }
 
@@ -59,17 +77,16 @@ extension MessageStore {
     private func ingestUnderSizeCap(_ messages: [WakuMessage]) throws -> IngestResult {
         let incoming = messages.reduce(0) { $0 + Self.estimatedSize(of: $1) }
         record(RetentionReport(bySize: try makeRoom(count: messages.count, bytes: incoming)))
-        var lowWater = Self.sizeCapLowWater
-        while true {
-            do {
-                return try ingestBatch(messages)
-            } catch StoreError.mapFull(let size, let maximum) {
-                // The margin was not enough (pages held by a long reader): prune harder.
-                lowWater -= 0.15
-                let deleted = try makeRoom(count: messages.count, bytes: incoming, lowWater: lowWater, force: true)
-                record(RetentionReport(bySize: deleted))
-                if deleted == 0 || lowWater < 0 { throw StoreError.mapFull(mapSize: size, maximumMapSize: maximum) }
-            }
+        do {
+            return try ingestBatch(messages)
+        } catch StoreError.mapFull(let size, let maximum) {
+            // Room is made down to the low-water mark once more, and no further: when pages held
+            // by open readers fill the map, deleting more would not help, and the policy does not
+            // ask for it. The caller gets the error (503 on the wire) and keeps its messages.
+            let deleted = try makeRoom(count: messages.count, bytes: incoming, force: true)
+            record(RetentionReport(bySize: deleted))
+            guard deleted > 0 else { throw StoreError.mapFull(mapSize: size, maximumMapSize: maximum) }
+            return try ingestBatch(messages)
         }
     }
 
@@ -118,11 +135,13 @@ extension MessageStore {
         }
     }
 
-    /// The timestamp (ns) below which a message would be deleted by retention as soon as it was
-    /// stored: the age limit, or the oldest message kept while the store is at its count or size
-    /// cap. 0 when any message would be kept. Sync fetches nothing older.
-    public func retentionFloor(now: UInt64 = WallClock.nanoseconds()) throws -> UInt64 {
-        let floor = ageFloor(now: now) ?? 0
+    /// The key below which a message would be deleted by retention as soon as it was stored:
+    /// the age limit, or the oldest message kept while the store is at its count or size cap
+    /// (a full key: eviction goes by key, so a message at the same timestamp with a smaller hash
+    /// would be the next to go). The lowest key when any message would be kept. Sync fetches and
+    /// accepts nothing below it.
+    public func retentionFloor(now: UInt64 = WallClock.nanoseconds()) throws -> SyncKey {
+        let floor = SyncKey(timestamp: ageFloor(now: now) ?? 0)
         guard retention.maximumCount != nil || retention.maximumBytes != nil else { return floor }
         // One read: counts, oldest message and disk use together.
         let statistics = try statistics()
@@ -131,7 +150,7 @@ extension MessageStore {
         let atSize =
             retention.maximumBytes != nil
             && Double(disk.usedPages) > Self.sizeCapFullMark * Double(disk.maximumMapBytes / disk.pageSize)
-        guard atCount || atSize, let oldest = statistics.oldest else { return floor }
+        guard atCount || atSize, let oldest = statistics.oldestKey else { return floor }
         return max(floor, oldest)
     }
 

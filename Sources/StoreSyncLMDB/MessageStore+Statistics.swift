@@ -12,7 +12,7 @@ extension MessageStore {
                 let count = try snapshot.count()
                 return StoreStatistics.Topic(
                     pubsubTopic: topic, messages: count,
-                    oldest: count > 0 ? try snapshot.key(at: 0).timestamp : nil,
+                    oldestKey: count > 0 ? try snapshot.key(at: 0) : nil,
                     newest: count > 0 ? try snapshot.key(at: count - 1).timestamp : nil)
             }
         }

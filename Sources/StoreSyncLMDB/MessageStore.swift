@@ -24,6 +24,12 @@ public final class MessageStore: Sendable {
         case ephemeral
         /// Not storable, with the reason.
         case rejected(String)
+        /// Stored, then deleted by the count cap in the same call: it was older than everything
+        /// the store keeps.
+        case evicted
+        /// Not stored: the store is at its size cap and could not make room within its policy
+        /// (pages held by open readers); worth trying again later.
+        case unavailable
     }
 
     /// The outcomes of one `ingest` call, in the order of its messages.
@@ -34,6 +40,8 @@ public final class MessageStore: Sendable {
         public var stored: Int { outcomes.filter { $0 == .stored }.count }
         /// How many were already there.
         public var duplicates: Int { outcomes.filter { $0 == .duplicate }.count }
+        /// The key of each message written, nil for the others: what the count cap checks.
+        var keys: [SyncKey?] = []
     }
 
     let environment: LMDBEnvironment
@@ -105,6 +113,7 @@ public final class MessageStore: Sendable {
                 result.outcomes.append(.rejected(error.description))
             }
         }
+        result.keys = prepared.map { $0?.key }
         let outcomes = try environment.write { txn -> [Outcome] in
             var outcomes = result.outcomes
             var writers: [String: TreeWriter] = [:]

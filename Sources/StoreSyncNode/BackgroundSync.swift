@@ -101,7 +101,9 @@ public struct BackgroundSync: Sendable {
                 if Task.isCancelled { return false }
                 do {
                     let report = try await node.sync(with: peer, pubsubTopic: topic)
-                    served.insert(topic)
+                    let pending = try await node.pending(
+                        report.unserved, pubsubTopic: topic, peers: peers, logger: logger)
+                    if pending.left.isEmpty { served.insert(topic) }
                     logger.info(
                         "synced \(topic) with \(peer.host):\(peer.port): \(report.fetched.stored) fetched, \(report.sent.stored) sent"
                     )

@@ -21,7 +21,9 @@ public struct BulkImport: Sendable {
         public var elapsedSeconds = 0.0
 
         /// Messages (and refused lines) handled so far.
-        public var handled: Int { counts.stored + counts.duplicates + counts.rejected }
+        public var handled: Int {
+            counts.stored + counts.duplicates + counts.rejected + counts.evicted + counts.unavailable
+        }
         /// Messages a second so far.
         public var rate: Double { elapsedSeconds > 0 ? Double(handled) / elapsedSeconds : 0 }
         /// Seconds left at the rate so far, from the bytes still to read; nil before any.
@@ -42,11 +44,18 @@ public struct BulkImport: Sendable {
     /// Batches being parsed at once, and batches handed to the store at once.
     public var parsing: Int
     public var writing: Int
+    /// The largest message imported, in bytes of its protobuf encoding, as on every other path
+    /// into a node.
+    public var maximumMessageSize: Int
 
-    public init(batchLines: Int = 1_000, parsing: Int = 4, writing: Int = 2) {
+    public init(
+        batchLines: Int = 1_000, parsing: Int = 4, writing: Int = 2,
+        maximumMessageSize: Int = MessageAdmission.defaultMaximumMessageSize
+    ) {
         self.batchLines = max(1, batchLines)
         self.parsing = max(1, parsing)
         self.writing = max(1, writing)
+        self.maximumMessageSize = maximumMessageSize
     }
 
     /// Imports `path` into `store`, calling `progress` after each batch is stored.
@@ -78,7 +87,7 @@ public struct BulkImport: Sendable {
 
         for await lines in reader.batches {
             reader.taken()
-            parsed.append(Task { ParsedBatch(lines) })
+            parsed.append(Task { [maximumMessageSize] in ParsedBatch(lines, maximumMessageSize: maximumMessageSize) })
             if parsed.count >= parsing { try await write(await parsed.removeFirst().value) }
         }
         if let failure = reader.failure { throw failure }
@@ -95,11 +104,22 @@ struct ParsedBatch: Sendable {
     /// Where in the file the batch ended.
     let endOffset: Int
 
-    init(_ lines: LineBatch) {
+    init(_ lines: LineBatch, maximumMessageSize: Int) {
         let parsed = JSONLines(data: lines.data, firstLine: lines.firstLine)
-        messages = parsed.messages
+        let (fitting, oversize) = parsed.messages.reduce(
+            into: ([(line: Int, message: WakuMessage)](), [(line: Int, reason: String)]())
+        ) { split, entry in
+            let size = entry.message.encodedSize
+            if size <= maximumMessageSize {
+                split.0.append(entry)
+            } else {
+                split.1.append((entry.line, "message of \(size) bytes; at most \(maximumMessageSize) are accepted"))
+            }
+        }
+        messages = fitting
         rejected =
-            (parsed.rejected + lines.overlong.map { ($0, "line longer than \(JSONLines.maximumLineLength) bytes") })
+            (parsed.rejected + oversize
+            + lines.overlong.map { ($0, "line longer than \(JSONLines.maximumLineLength) bytes") })
             .sorted { $0.line < $1.line }
         endOffset = lines.endOffset
     }
@@ -119,6 +139,10 @@ extension BulkImport.Report {
             case .rejected(let reason):
                 counts.rejected += 1
                 rejected.append((entry.line, reason))
+            case .evicted:
+                counts.evicted += 1
+            case .unavailable:
+                counts.unavailable += 1
             }
         }
     }

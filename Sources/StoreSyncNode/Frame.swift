@@ -7,8 +7,10 @@ public enum Frame: Sendable, Hashable {
     case hello(protocolId: UInt8, version: UInt8)
     /// Protocol data.
     case data(ByteBuffer)
-    /// A failure, with an HTTP-like status code; the sender closes the stream after it.
-    case error(code: UInt16, message: String)
+    /// A failure, with a status code (`StatusCode`), what went wrong, and for a retryable one
+    /// the milliseconds the peer should wait before trying again (0: no hint); the sender closes
+    /// the stream after it.
+    case error(code: UInt16, message: String, retryAfterMilliseconds: UInt32 = 0)
     /// The sender has nothing more to send on this stream.
     case end
 
@@ -41,7 +43,7 @@ public enum StreamProtocol: UInt8, Sendable, CaseIterable {
     case count = 5
 
     /// The version of each protocol this node speaks.
-    public static let version: UInt8 = 1
+    public static let version: UInt8 = 2
 
     /// The protocol's name in flags and metrics.
     public var name: String {
@@ -55,17 +57,46 @@ public enum StreamProtocol: UInt8, Sendable, CaseIterable {
     }
 }
 
-/// Status codes of error frames (and of Store v3 responses), HTTP-like.
-public enum StatusCode {
-    public static let ok: UInt16 = 200
-    public static let badRequest: UInt16 = 400
-    public static let forbidden: UInt16 = 403
-    public static let notFound: UInt16 = 404
-    public static let payloadTooLarge: UInt16 = 413
-    public static let upgradeRequired: UInt16 = 426
-    public static let tooManyRequests: UInt16 = 429
-    public static let internalError: UInt16 = 500
-    public static let unavailable: UInt16 = 503
+/// The status codes of error frames and of Store v3 responses, HTTP-like: the one table of
+/// them, with what each means and whether a client may try again.
+public struct StatusCode: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+    public let rawValue: UInt16
+
+    public init(rawValue: UInt16) {
+        self.rawValue = rawValue
+    }
+
+    public static let ok = StatusCode(rawValue: 200)
+    public static let badRequest = StatusCode(rawValue: 400)
+    public static let forbidden = StatusCode(rawValue: 403)
+    public static let notFound = StatusCode(rawValue: 404)
+    public static let requestTimeout = StatusCode(rawValue: 408)
+    public static let payloadTooLarge = StatusCode(rawValue: 413)
+    public static let upgradeRequired = StatusCode(rawValue: 426)
+    public static let tooManyRequests = StatusCode(rawValue: 429)
+    public static let internalError = StatusCode(rawValue: 500)
+    public static let unavailable = StatusCode(rawValue: 503)
+
+    /// Every code a node sends, with its meaning.
+    public static let table: [(code: StatusCode, meaning: String)] = [
+        (.ok, "served"),
+        (.badRequest, "the request is malformed or breaks a protocol bound; do not retry it as is"),
+        (.forbidden, "the node does not take this from this peer (push disabled, an offer outside its session)"),
+        (.notFound, "unknown protocol, or a pubsub topic the node does not store"),
+        (.requestTimeout, "the stream was too slow (hello, a frame, or the whole stream took too long)"),
+        (.payloadTooLarge, "a frame or a session asked for more than the node's bounds allow"),
+        (.upgradeRequired, "the node speaks another version of the protocol"),
+        (.tooManyRequests, "over a rate limit; retry after the hint"),
+        (.internalError, "the node failed for a reason of its own"),
+        (.unavailable, "the node is at a capacity bound (connections, sessions, buffers, disk); retry later"),
+    ]
+
+    /// Whether a client may send the same request again later: 408, 429 and 503.
+    public var isRetryable: Bool {
+        self == .requestTimeout || self == .tooManyRequests || self == .unavailable
+    }
+
+    public var description: String { String(rawValue) }
 }
 
 /// Why bytes on a stream are not a frame.
@@ -78,8 +109,10 @@ public enum FrameError: Error, Equatable, Sendable, CustomStringConvertible {
     case unknownKind(UInt8)
     /// A hello that does not start with the magic bytes or has the wrong size.
     case badHello
-    /// An error frame too short for its code.
+    /// An error frame too short for its code and retry hint.
     case badError
+    /// Buffering the frame would pass the bytes the node buffers in all or for one connection.
+    case overBudget(String)
 
     public var description: String {
         switch self {
@@ -88,6 +121,7 @@ public enum FrameError: Error, Equatable, Sendable, CustomStringConvertible {
         case .unknownKind(let kind): "unknown frame kind \(kind)"
         case .badHello: "malformed hello frame"
         case .badError: "malformed error frame"
+        case .overBudget(let what): what
         }
     }
 }

@@ -46,8 +46,11 @@ public struct FrameDecoder: ByteToMessageDecoder {
         case Frame.dataKind:
             return .data(body)
         case Frame.errorKind:
-            guard let code = body.readInteger(as: UInt16.self) else { throw FrameError.badError }
-            return .error(code: code, message: body.readString(length: body.readableBytes) ?? "")
+            guard let code = body.readInteger(as: UInt16.self), let wait = body.readInteger(as: UInt32.self) else {
+                throw FrameError.badError
+            }
+            return .error(
+                code: code, message: body.readString(length: body.readableBytes) ?? "", retryAfterMilliseconds: wait)
         case Frame.endKind:
             return .end
         default:
@@ -76,9 +79,10 @@ public struct FrameEncoder: MessageToByteEncoder {
         case .data(var body):
             out.writeInteger(Frame.dataKind)
             out.writeBuffer(&body)
-        case .error(let code, let message):
+        case .error(let code, let message, let wait):
             out.writeInteger(Frame.errorKind)
             out.writeInteger(code)
+            out.writeInteger(wait)
             out.writeString(message)
         case .end:
             out.writeInteger(Frame.endKind)

@@ -22,54 +22,101 @@ public struct SyncReport: Sendable, Equatable {
     public var fetched = StoreCounts()
     /// Outcome of the peer storing what was sent to it.
     public var sent = StoreCounts()
-    /// Needed keys the peer did not deliver.
-    public var missing = 0
+    /// Needed keys the peer did not deliver: they stay pending, for another peer to serve.
+    public var unserved: [MessageHash] = []
+    /// How many needed keys the peer did not deliver.
+    public var missing: Int { unserved.count }
     /// The window reconciled: the one asked for, starting no earlier than retention keeps.
     public var window: Range<UInt64> = 0..<0
 
     public init() {}
 }
 
+/// What an outbound session may cost this side, whatever the peer answers: decoding limits and
+/// a budget of rounds and keys for its reconciliation, a deadline for the whole session, and the
+/// rules fetched messages pass before they are stored.
+public struct SessionLimits: Sendable {
+    public var decoding: DecodingLimits
+    public var budget: SessionBudget
+    /// Seconds the whole session (reconciliation and transfer) may take.
+    public var maximumDuration: Double
+    /// The rules fetched messages pass; nil for the defaults with the synced topic alone.
+    public var admission: MessageAdmission?
+
+    public init(
+        decoding: DecodingLimits = NodeConfiguration().reconcileLimits, budget: SessionBudget = .defaults,
+        maximumDuration: Double = NodeConfiguration().maximumStreamDuration, admission: MessageAdmission? = nil
+    ) {
+        self.decoding = decoding
+        self.budget = budget
+        self.maximumDuration = maximumDuration
+        self.admission = admission
+    }
+
+    /// A node's own limits.
+    public init(_ configuration: NodeConfiguration) {
+        self.init(
+            decoding: configuration.reconcileLimits, budget: configuration.sessionBudget,
+            maximumDuration: configuration.maximumStreamDuration, admission: configuration.admission)
+    }
+}
+
+/// Hashes in first-seen order without repeats: what a session learns over its rounds.
+struct UniqueHashes {
+    private(set) var ordered: [MessageHash] = []
+    private var seen: Set<MessageHash> = []
+
+    mutating func append(contentsOf hashes: [MessageHash]) {
+        for hash in hashes where seen.insert(hash).inserted { ordered.append(hash) }
+    }
+}
+
 extension NodeClient {
     /// Reconciles `pubsubTopic` over `window` between `store` (this side, initiator) and the
-    /// peer, fetches what this side lacks (each message checked against the key it was sent for:
-    /// a mismatch is counted as rejected, never stored) and sends what the peer lacks.
+    /// peer, fetches what this side lacks (each message checked against the key it was sent for
+    /// and against the admission rules: a mismatch is counted as rejected, never stored) and
+    /// sends what the peer lacks, in bounded batches.
     ///
     /// The window starts no earlier than the store's retention floor: messages the store would
-    /// delete as soon as it got them are neither reconciled nor fetched. `progress` is told what
-    /// the sync has found and moved after the reconciliation and after each transfer batch.
+    /// delete as soon as it got them are neither reconciled nor fetched. The session is bounded
+    /// by `limits` whatever the peer sends. `progress` is told what the sync has found and
+    /// moved after the reconciliation and after each transfer batch.
     public func sync(
         store: MessageStore,
         pubsubTopic: String,
         window requested: Range<UInt64> = 0..<UInt64.max,
         policy: SplitPolicy = .adaptive,
         negentropyFrameLimit: Int = 1 << 20,
+        limits: SessionLimits = SessionLimits(),
         logger: Logger = Logger(label: "storesync.sync"),
         progress: @Sendable (SyncReport) -> Void = { _ in }
     ) async throws -> SyncReport {
         var report = SyncReport()
-        let floor = try await store.read { try $0.retentionFloor() }
+        let closeAt = clock.uptime() + limits.maximumDuration
+        let floor = try await store.read { [clock] in try $0.retentionFloor(now: clock.now()).firstWholeTimestamp }
         let window = min(max(requested.lowerBound, floor), requested.upperBound)..<requested.upperBound
         report.window = window
         guard !window.isEmpty else { return report }
         let (have, need) = try await reconcile(
             store: store, pubsubTopic: pubsubTopic, window: window, policy: policy,
-            negentropyFrameLimit: negentropyFrameLimit, report: &report)
+            negentropyFrameLimit: negentropyFrameLimit, limits: limits, closeAt: closeAt, report: &report)
         report.have = have.count
         report.need = need.count
         progress(report)
+        let admission = limits.admission ?? MessageAdmission(pubsubTopics: [pubsubTopic])
         try await transfer(
-            store: store, pubsubTopic: pubsubTopic, window: window, have: have, need: need, report: &report,
-            logger: logger, progress: progress)
+            store: store, pubsubTopic: pubsubTopic, window: window, have: have, need: need, admission: admission,
+            closeAt: closeAt, report: &report, logger: logger, progress: progress)
         return report
     }
 
     func reconcile(
         store: MessageStore, pubsubTopic: String, window: Range<UInt64>, policy: SplitPolicy,
-        negentropyFrameLimit: Int, report: inout SyncReport
+        negentropyFrameLimit: Int, limits: SessionLimits, closeAt: Double, report: inout SyncReport
     ) async throws -> (have: [MessageHash], need: [MessageHash]) {
-        try await withStream(.reconcile) { stream in
-            let reconciler = try Reconciler(frameSizeLimit: negentropyFrameLimit, policy: policy)
+        try await withStream(.reconcile, closeAt: closeAt) { stream in
+            let reconciler = try Reconciler(
+                frameSizeLimit: negentropyFrameLimit, policy: policy, limits: limits.decoding, budget: limits.budget)
             let first = try await store.read { store in
                 try store.withSnapshot(pubsubTopic: pubsubTopic) {
                     try reconciler.initiate(WindowedStorage($0, window: window))
@@ -79,8 +126,8 @@ extension NodeClient {
             ReconcileOpen(pubsubTopic: pubsubTopic, window: window, message: first).encode(into: &open)
             var reply = try await stream.request(open)
             var rounds = 1
-            var have = [MessageHash]()
-            var need = [MessageHash]()
+            var have = UniqueHashes()
+            var need = UniqueHashes()
             while true {
                 let message = Array(buffer: reply)
                 let step = try await store.read { store in
@@ -97,74 +144,94 @@ extension NodeClient {
             report.rounds = rounds
             report.bytesUp += stream.bytesSent
             report.bytesDown += stream.bytesReceived
-            return (have, need)
+            return (have.ordered, need.ordered)
         }
     }
 
+    /// Keys of `have` read from the store at once to be offered.
+    static let offerReadBatch = 500
+
     func transfer(
         store: MessageStore, pubsubTopic: String, window: Range<UInt64>, have: [MessageHash], need: [MessageHash],
-        report: inout SyncReport, logger: Logger, progress: @Sendable (SyncReport) -> Void
+        admission: MessageAdmission, closeAt: Double, report: inout SyncReport, logger: Logger,
+        progress: @Sendable (SyncReport) -> Void
     ) async throws {
         guard !have.isEmpty || !need.isEmpty else { return }
-        try await withStream(.transfer) { stream in
-            // Fetch: only messages for keys the session reported are accepted.
-            var pending = need
-            let hasher = SHA256Hasher()
-            // Ask for about twice what the last reply could carry, so large messages do not make
-            // the same long hash list travel again for every frame of them.
-            var batchSize = TransferRequest.maximumFetch
-            while !pending.isEmpty {
-                let batch = Array(pending.prefix(batchSize))
-                var request = ByteBuffer()
-                TransferRequest.fetch(pubsubTopic: pubsubTopic, hashes: batch).encode(into: &request)
-                let reply = try await stream.request(request)
-                let response = try Waku_Store_V3_StoreQueryResponse(serializedBytes: Array(buffer: reply))
-                var wanted = Set(batch)
-                var accepted = [WakuMessage]()
-                for entry in response.messages {
-                    guard let claimed = MessageHash(bytes: Array(entry.messageHash)), wanted.contains(claimed),
-                        entry.hasMessage,
-                        let message = try? WakuMessage(proto: entry.message, pubsubTopic: pubsubTopic),
-                        message.hash(using: hasher) == claimed
-                    else {
-                        report.fetched.rejected += 1
-                        logger.warning("rejected a message from \(host):\(port): it does not match a requested key")
-                        continue
-                    }
-                    wanted.remove(claimed)
-                    accepted.append(message)
+        try await withStream(.transfer, closeAt: closeAt) { stream in
+            try await fetch(
+                need, store: store, pubsubTopic: pubsubTopic, admission: admission, stream: &stream, report: &report,
+                logger: logger, progress: progress)
+            // Send what only this side holds, a bounded batch of it read at a time.
+            var start = 0
+            while start < have.count {
+                let keys = Array(have[start..<min(have.count, start + Self.offerReadBatch)])
+                start += keys.count
+                let messages = try await store.read { store in try keys.compactMap { try store.message(for: $0) } }
+                for batch in Self.batches(messages, budget: Frame.payloadBudget(maximumFrameSize: maximumFrameSize)) {
+                    var request = ByteBuffer()
+                    TransferRequest.offer(pubsubTopic: pubsubTopic, window: window, messages: try Self.container(batch))
+                        .encode(into: &request)
+                    var reply = try await stream.request(request)
+                    report.sent = report.sent + (try StoreCounts(decoding: &reply))
+                    progress(report)
                 }
-                let result = try await store.ingest(accepted)
-                report.fetched.stored += result.stored
-                report.fetched.duplicates += result.duplicates
-                let rest = pending.dropFirst(batch.count)
-                if batch.count == wanted.count {
-                    // The peer delivered none of this batch: it does not have them (any more).
-                    report.missing += wanted.count
-                    pending = Array(rest)
-                } else {
-                    // Ask again for what did not fit in the reply.
-                    pending = Array(wanted) + rest
-                    batchSize = min(TransferRequest.maximumFetch, max(16, 2 * (batch.count - wanted.count)))
-                }
-                progress(report)
-            }
-            // Send: what only this side holds, in batches under the frame size.
-            let messages = try await store.read { store in
-                try have.compactMap { try store.message(for: $0) }
-            }
-            for batch in Self.batches(messages, budget: Frame.payloadBudget(maximumFrameSize: maximumFrameSize)) {
-                var request = ByteBuffer()
-                TransferRequest.offer(pubsubTopic: pubsubTopic, window: window, messages: try Self.container(batch))
-                    .encode(into: &request)
-                var reply = try await stream.request(request)
-                report.sent = report.sent + (try StoreCounts(decoding: &reply))
-                progress(report)
             }
             report.bytesUp += stream.bytesSent
             report.bytesDown += stream.bytesReceived
             report.transferBytesUp += stream.bytesSent
             report.transferBytesDown += stream.bytesReceived
+        }
+    }
+
+    /// Fetches `need`, a batch of hashes per request, and stores each reply as it comes. Only
+    /// messages for requested keys that pass `admission` are accepted. Keys the peer does not
+    /// deliver go to `report.unserved`: never treated as done.
+    func fetch(
+        _ need: [MessageHash], store: MessageStore, pubsubTopic: String, admission: MessageAdmission,
+        stream: inout NodeStream, report: inout SyncReport, logger: Logger, progress: @Sendable (SyncReport) -> Void
+    ) async throws {
+        let hasher = SHA256Hasher()
+        var start = 0
+        while start < need.count {
+            let batch = Array(need[start..<min(need.count, start + TransferRequest.maximumFetch)])
+            var request = ByteBuffer()
+            TransferRequest.fetch(pubsubTopic: pubsubTopic, hashes: batch).encode(into: &request)
+            let reply = try await stream.request(request)
+            let response = try Waku_Store_V3_StoreQueryResponse(serializedBytes: Array(buffer: reply))
+            // The reply covers the hashes before its cursor (all of them without one).
+            var considered = batch.count
+            if response.hasPaginationCursor {
+                guard let cursor = MessageHash(bytes: Array(response.paginationCursor)),
+                    let index = batch.firstIndex(of: cursor), index > 0
+                else { throw PeerError.unexpected("a fetch reply that makes no progress") }
+                considered = index
+            }
+            var wanted = Set(batch[..<considered])
+            var accepted = [WakuMessage]()
+            let now = clock.now()
+            for entry in response.messages {
+                guard let claimed = MessageHash(bytes: Array(entry.messageHash)), wanted.contains(claimed),
+                    entry.hasMessage,
+                    let message = try? WakuMessage(proto: entry.message, pubsubTopic: pubsubTopic),
+                    message.hash(using: hasher) == claimed
+                else {
+                    report.fetched.rejected += 1
+                    logger.warning("rejected a message from \(host):\(port): it does not match a requested key")
+                    continue
+                }
+                wanted.remove(claimed)
+                if let reason = admission.refusal(of: message, now: now) {
+                    report.fetched.rejected += 1
+                    logger.warning("rejected a message from \(host):\(port): \(reason)")
+                    continue
+                }
+                accepted.append(message)
+            }
+            let result = try await store.ingest(accepted)
+            for outcome in result.outcomes { report.fetched.count(outcome) }
+            report.unserved += batch[..<considered].filter { wanted.contains($0) }
+            start += considered
+            progress(report)
         }
     }
 }

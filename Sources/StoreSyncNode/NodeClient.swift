@@ -11,20 +11,24 @@ import struct Foundation.Data
 
 /// A failure reported by the peer in an error frame, or a stream that ended too soon.
 public enum PeerError: Error, Equatable, Sendable, CustomStringConvertible {
-    /// The peer answered with an error frame.
-    case status(code: UInt16, message: String)
+    /// The peer answered with an error frame: its status code, what it said, and the seconds
+    /// it asked to wait before trying again (nil without a hint).
+    case status(code: UInt16, message: String, retryAfter: Double? = nil)
     /// The peer closed the stream before answering.
     case closed
     /// The peer sent nothing for longer than the client's read timeout: the stream was closed.
     case timedOut(seconds: Double)
+    /// The session took longer than the client allows one in all: the stream was closed.
+    case sessionTooLong(seconds: Double)
     /// The peer answered with something the protocol does not allow there.
     case unexpected(String)
 
     public var description: String {
         switch self {
-        case .status(let code, let message): "peer answered \(code): \(message)"
+        case .status(let code, let message, _): "peer answered \(code): \(message)"
         case .closed: "peer closed the stream before answering"
         case .timedOut(let seconds): "peer sent nothing for \(seconds) s; gave up on the stream"
+        case .sessionTooLong(let seconds): "the session took longer than \(seconds) s in all; gave up on it"
         case .unexpected(let what): "unexpected answer from peer: \(what)"
         }
     }
@@ -52,8 +56,8 @@ public struct NodeStream {
         } catch {
             // A peer that refused the stream said why before it closed: its word beats the
             // failed write.
-            if case .error(let code, let message)? = try? await inbound.next() {
-                throw PeerError.status(code: code, message: message)
+            if case .error(let code, let message, let wait)? = try? await inbound.next() {
+                throw PeerError.status(code: code, message: message, retryAfter: Self.seconds(wait))
             }
             throw error
         }
@@ -61,13 +65,18 @@ public struct NodeStream {
         case .data(let reply)?:
             bytesReceived += reply.readableBytes
             return reply
-        case .error(let code, let message)?:
-            throw PeerError.status(code: code, message: message)
+        case .error(let code, let message, let wait)?:
+            throw PeerError.status(code: code, message: message, retryAfter: Self.seconds(wait))
         case nil, .end?:
             throw PeerError.closed
         case .hello?:
             throw PeerError.unexpected("hello")
         }
+    }
+
+    /// A retry hint in seconds; nil for none.
+    static func seconds(_ milliseconds: UInt32) -> Double? {
+        milliseconds == 0 ? nil : Double(milliseconds) / 1_000
     }
 }
 
@@ -102,10 +111,12 @@ public struct NodeClient: Sendable {
         self.group = group
     }
 
-    /// Opens a stream for `streamProtocol`, runs `body` on it, then ends and closes it.
-    public func withStream<T>(_ streamProtocol: StreamProtocol, _ body: (inout NodeStream) async throws -> T)
-        async throws -> T
-    {
+    /// Opens a stream for `streamProtocol`, runs `body` on it, then ends and closes it. With
+    /// `closeAt` (on the client's clock's uptime), the stream is closed then whatever the peer
+    /// sends: a session's deadline.
+    public func withStream<T>(
+        _ streamProtocol: StreamProtocol, closeAt: Double = .infinity, _ body: (inout NodeStream) async throws -> T
+    ) async throws -> T {
         let maximumFrameSize = maximumFrameSize
         let readTimeout = readTimeout
         let clock = clock
@@ -119,7 +130,7 @@ public struct NodeClient: Sendable {
             .connect(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
-                        ReadTimeoutHandler(seconds: readTimeout, clock: clock, flag: timedOut))
+                        ReadTimeoutHandler(seconds: readTimeout, closeAt: closeAt, clock: clock, flag: timedOut))
                     try channel.pipeline.syncOperations.addFramingHandlers(maximumFrameSize: maximumFrameSize)
                     return try NIOAsyncChannel<Frame, Frame>(wrappingChannelSynchronously: channel)
                 }
@@ -134,7 +145,7 @@ public struct NodeClient: Sendable {
             }
         } catch {
             // Whatever broke after the timeout closed the stream (a write, a read), the cause is the timeout.
-            if timedOut.fired { throw PeerError.timedOut(seconds: readTimeout) }
+            if let cause = timedOut.cause { throw cause }
             throw error
         }
     }
@@ -180,14 +191,18 @@ final class ReadTimeoutHandler: ChannelInboundHandler {
     typealias InboundOut = ByteBuffer
 
     private let seconds: Double
+    private let closeAt: Double
+    private let started: Double
     private let clock: any SyncScheduler
     private let flag: TimeoutFlag
     private let watcher: DeadlineWatcher
     private var deadline = Double.infinity
 
-    init(seconds: Double, clock: any SyncScheduler, flag: TimeoutFlag) {
+    init(seconds: Double, closeAt: Double, clock: any SyncScheduler, flag: TimeoutFlag) {
         self.seconds = seconds
+        self.closeAt = closeAt
         self.clock = clock
+        self.started = clock.uptime()
         self.flag = flag
         self.watcher = DeadlineWatcher(clock: clock)
     }
@@ -212,12 +227,16 @@ final class ReadTimeoutHandler: ChannelInboundHandler {
     }
 
     private func arm(_ context: ChannelHandlerContext) {
-        deadline = clock.uptime() + seconds
+        deadline = min(clock.uptime() + seconds, closeAt)
         watcher.arm(at: deadline, loop: context.eventLoop) { [self] in
             guard context.channel.isActive else { return nil }
-            guard clock.uptime() >= deadline else { return deadline }
-            flag.fire()
-            context.fireErrorCaught(PeerError.timedOut(seconds: seconds))
+            let now = clock.uptime()
+            guard now >= deadline else { return deadline }
+            let cause =
+                now >= closeAt
+                ? PeerError.sessionTooLong(seconds: closeAt - started) : PeerError.timedOut(seconds: seconds)
+            flag.fire(cause)
+            context.fireErrorCaught(cause)
             context.close(promise: nil)
             return nil
         }
@@ -227,9 +246,10 @@ final class ReadTimeoutHandler: ChannelInboundHandler {
 /// Whether a stream's read timeout fired: set on the event loop, read by the task that owns the
 /// stream.
 final class TimeoutFlag: Sendable {
-    private let state = Mutex(false)
+    private let state = Mutex<PeerError?>(nil)
 
-    func fire() { state.withLock { $0 = true } }
+    func fire(_ cause: PeerError) { state.withLock { $0 = cause } }
 
-    var fired: Bool { state.withLock { $0 } }
+    /// What closed the stream, if a deadline did.
+    var cause: PeerError? { state.withLock { $0 } }
 }

@@ -1,11 +1,14 @@
 import StoreSyncCore
 
-/// How a node listens and what it accepts.
+/// How a node listens and what it accepts. Every bound is a flag of `storesync node`; SPEC.md
+/// section 6 is the table of them with their defaults.
 public struct NodeConfiguration: Sendable {
     /// The address to listen on.
     public var host: String
     /// The port to listen on; 0 picks a free one.
     public var port: Int
+    /// The pubsub topics the node stores, reconciles and serves.
+    public var pubsubTopics: [String]
     /// The largest frame accepted on any stream, checked before it is buffered.
     public var maximumFrameSize: Int
     /// The Negentropy frame size limit of reconcile streams (at most `maximumFrameSize` minus room
@@ -13,7 +16,7 @@ public struct NodeConfiguration: Sendable {
     public var negentropyFrameLimit: Int
     /// The split policy of this node's reconciliations.
     public var policy: SplitPolicy
-    /// Whether clients may push messages to be stored.
+    /// Whether clients may push messages to be stored (and peers offer what no session showed).
     public var allowPush: Bool
     /// Request rates per peer and for the whole node, per protocol.
     public var rateLimits: RateLimitPolicy
@@ -21,26 +24,39 @@ public struct NodeConfiguration: Sendable {
     public var handshakeTimeout: Double
     /// Seconds a stream may go without a complete frame (catches slowloris clients).
     public var idleTimeout: Double
-    /// Seconds a stream may stay open in all (bounds a whole request or sync session).
+    /// Seconds a stream may stay open in all: bounds a request, and the wall time of a sync
+    /// session inbound and outbound.
     public var maximumStreamDuration: Double
     /// Ranges and ids one reconcile message may carry.
     public var reconcileLimits: DecodingLimits
+    /// Rounds and keys enumerated one sync session may cost this node, inbound or outbound.
+    public var sessionBudget: SessionBudget
     /// Bytes per second one address may send to one service; nil for no limit.
     public var bandwidthPerPeer: Int?
     /// Connections open at once, in all and from one address; beyond, a new one gets 503.
     public var maximumConnections: Int
     public var maximumConnectionsPerPeer: Int
-    /// Sync sessions (reconciliations) under way at once, inbound and outbound together; beyond,
-    /// an inbound one gets 503 and an outbound one fails at once (to be retried later).
-    public var maximumSyncSessions: Int
+    /// Sync sessions under way at once that peers opened (beyond, 503) and that this node
+    /// opened (beyond, the sync fails at once, to be tried later): separate slots, so that
+    /// peers cannot starve the node's own syncs.
+    public var maximumInboundSessions: Int
+    public var maximumOutboundSessions: Int
+    /// The most keys a peer may offer after one reconcile session.
+    public var maximumOfferKeys: Int
+    /// The largest message stored, in bytes of its protobuf encoding.
+    public var maximumMessageSize: Int
+    /// How many seconds ahead of the node's clock a message timestamp may be.
+    public var maximumFutureSkewSeconds: Double
+    /// Bytes of received frames the node holds at once, over all connections and on one.
+    public var maximumBufferedBytes: Int
+    public var maximumBufferedBytesPerConnection: Int
 
-    /// Creates a configuration: loopback, any port, 4 MiB frames, 1 MiB Negentropy messages,
-    /// the adaptive policy, push off, the default rate limits, 10 s to say hello, 30 s between
-    /// frames, 10 minutes a stream, 1024 connections (64 from one address), 8 sync sessions at
-    /// once, 64 MiB/s from one address to one service.
+    /// The defaults of every bound (SPEC.md section 6): loopback, any port, topic
+    /// `/waku/2/rs/0/0`, push off.
     public init(
         host: String = "127.0.0.1",
         port: Int = 0,
+        pubsubTopics: [String] = ["/waku/2/rs/0/0"],
         maximumFrameSize: Int = 4 << 20,
         negentropyFrameLimit: Int = 1 << 20,
         policy: SplitPolicy = .adaptive,
@@ -51,12 +67,20 @@ public struct NodeConfiguration: Sendable {
         maximumStreamDuration: Double = 600,
         maximumConnections: Int = 1_024,
         maximumConnectionsPerPeer: Int = 64,
-        maximumSyncSessions: Int = 8,
+        maximumInboundSessions: Int = 8,
+        maximumOutboundSessions: Int = 8,
         bandwidthPerPeer: Int? = 64 << 20,
-        reconcileLimits: DecodingLimits = DecodingLimits(maximumRanges: 100_000, maximumIds: 1_000_000)
+        reconcileLimits: DecodingLimits = DecodingLimits(maximumRanges: 100_000, maximumIds: 1_000_000),
+        sessionBudget: SessionBudget = .defaults,
+        maximumOfferKeys: Int = 100_000,
+        maximumMessageSize: Int = MessageAdmission.defaultMaximumMessageSize,
+        maximumFutureSkewSeconds: Double = MessageAdmission.defaultMaximumFutureSkewSeconds,
+        maximumBufferedBytes: Int = 256 << 20,
+        maximumBufferedBytesPerConnection: Int = 9 << 20
     ) {
         self.host = host
         self.port = port
+        self.pubsubTopics = pubsubTopics
         self.maximumFrameSize = maximumFrameSize
         self.negentropyFrameLimit = negentropyFrameLimit
         self.policy = policy
@@ -67,8 +91,22 @@ public struct NodeConfiguration: Sendable {
         self.maximumStreamDuration = maximumStreamDuration
         self.maximumConnections = maximumConnections
         self.maximumConnectionsPerPeer = maximumConnectionsPerPeer
-        self.maximumSyncSessions = maximumSyncSessions
+        self.maximumInboundSessions = maximumInboundSessions
+        self.maximumOutboundSessions = maximumOutboundSessions
         self.bandwidthPerPeer = bandwidthPerPeer
         self.reconcileLimits = reconcileLimits
+        self.sessionBudget = sessionBudget
+        self.maximumOfferKeys = maximumOfferKeys
+        self.maximumMessageSize = maximumMessageSize
+        self.maximumFutureSkewSeconds = maximumFutureSkewSeconds
+        self.maximumBufferedBytes = maximumBufferedBytes
+        self.maximumBufferedBytesPerConnection = maximumBufferedBytesPerConnection
+    }
+
+    /// The rules messages entering this node pass.
+    public var admission: MessageAdmission {
+        MessageAdmission(
+            pubsubTopics: Set(pubsubTopics), maximumMessageSize: maximumMessageSize,
+            maximumFutureSkewSeconds: maximumFutureSkewSeconds)
     }
 }

@@ -10,6 +10,8 @@ public struct NodeCounts: Sendable, Equatable {
     public var messagesStored = 0
     /// Offered or pushed messages refused (hash mismatch, wrong topic or window, invalid).
     public var messagesRejected = 0
+    /// Offered messages refused because no reconcile session of the peer showed them missing.
+    public var offersForbidden = 0
     /// Streams closed with an error frame.
     public var streamErrors = 0
     /// Requests refused by a rate limit (429).
@@ -42,23 +44,30 @@ final class NodeCounters: Sendable {
     /// Connections open now.
     var openConnections: Int { connections.withLock { $0.total } }
 
-    private let sessions = Mutex(0)
+    private let sessions = Mutex<(inbound: Int, outbound: Int)>((0, 0))
 
-    /// Takes a sync session slot unless `maximum` are taken; returns whether it did.
-    func openSession(maximum: Int) -> Bool {
+    /// Takes a sync session slot of its direction unless `maximum` are taken; returns whether it did.
+    func openSession(inbound: Bool, maximum: Int) -> Bool {
         sessions.withLock { open in
-            guard open < maximum else { return false }
-            open += 1
+            if inbound {
+                guard open.inbound < maximum else { return false }
+                open.inbound += 1
+            } else {
+                guard open.outbound < maximum else { return false }
+                open.outbound += 1
+            }
             return true
         }
     }
 
-    func closeSession() {
-        sessions.withLock { $0 -= 1 }
+    func closeSession(inbound: Bool) {
+        sessions.withLock { open in
+            if inbound { open.inbound -= 1 } else { open.outbound -= 1 }
+        }
     }
 
-    /// Sync sessions under way now.
-    var openSessions: Int { sessions.withLock { $0 } }
+    /// Sync sessions under way now, in both directions.
+    var openSessions: Int { sessions.withLock { $0.inbound + $0.outbound } }
 
     func update(_ change: (inout NodeCounts) -> Void) {
         counts.withLock { change(&$0) }

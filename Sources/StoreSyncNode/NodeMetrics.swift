@@ -83,8 +83,8 @@ public final class NodeMetrics: Sendable {
     }
 
     /// A request or stream refused with a status code (429 when rate limited).
-    public func requestRejected(_ streamProtocol: StreamProtocol, code: UInt16) {
-        count("storesync_requests_rejected_total", [("protocol", streamProtocol.name), ("code", String(code))])
+    public func requestRejected(_ streamProtocol: StreamProtocol, code: StatusCode) {
+        count("storesync_requests_rejected_total", [("protocol", streamProtocol.name), ("code", code.description)])
     }
 
     /// A slice of a catch-up after downtime finished: messages it fetched, and the seconds of

@@ -59,6 +59,11 @@ public final class PeriodicSync: Sendable {
         var known: [NodeClient] = []
         var rounds: [Round] = []
         var random: SplitMix64
+
+        mutating func remember(_ round: Round) {
+            rounds.append(round)
+            if rounds.count > PeriodicSync.roundsKept { rounds.removeFirst(rounds.count - PeriodicSync.roundsKept) }
+        }
     }
 
     private let node: StoreNode
@@ -92,7 +97,10 @@ public final class PeriodicSync: Sendable {
         }
     }
 
-    /// The rounds run so far, oldest first.
+    /// Rounds remembered; older ones are forgotten.
+    public static let roundsKept = 1_000
+
+    /// The most recent rounds (at most `roundsKept`), oldest first.
     public var rounds: [Round] { state.withLock { $0.rounds } }
 
     /// Syncs every interval (with jitter) until the task is cancelled.
@@ -117,7 +125,7 @@ public final class PeriodicSync: Sendable {
         let now = scheduler.now()
         guard let peer = pick(now: now) else {
             let round = Round(peer: nil, succeeded: false)
-            state.withLock { $0.rounds.append(round) }
+            state.withLock { $0.remember(round) }
             logger.info("periodic sync: every peer is backed off; next try at the next interval")
             return round
         }
@@ -129,6 +137,12 @@ public final class PeriodicSync: Sendable {
                 let report = try await node.sync(with: peer, pubsubTopic: topic, window: window)
                 round.fetched += report.fetched.stored
                 round.sent += report.sent.stored
+                if report.missing > 0 {
+                    // The keys stay missing: the next round, with another peer, finds them again.
+                    round.succeeded = false
+                    logger.warning(
+                        "periodic sync of \(topic) with \(Self.key(peer)): \(report.missing) messages not served")
+                }
             } catch {
                 round.succeeded = false
                 logger.warning("periodic sync of \(topic) with \(Self.key(peer)) failed: \(error)")
@@ -149,7 +163,7 @@ public final class PeriodicSync: Sendable {
                 peerState.backedOffUntil = now + UInt64(backoff * 1e9)
             }
             state.peers[Self.key(peer)] = peerState
-            state.rounds.append(finished)
+            state.remember(finished)
         }
         if finished.succeeded && (finished.fetched > 0 || finished.sent > 0) {
             logger.info("periodic sync with \(Self.key(peer)): \(finished.fetched) fetched, \(finished.sent) sent")

@@ -55,7 +55,7 @@ public final class RateLimiter: Sendable {
                 state.peers[key] = bucket
                 state.global[streamProtocol] = global
                 if state.peers.count > maximumPeers {
-                    Self.forgetIdle(&state.peers, now: now, limit: limit, maximum: maximumPeers)
+                    Self.forgetIdle(&state.peers, now: now, policy: policy, maximum: maximumPeers)
                 }
             }
             guard bucket.tokens >= 1, global.tokens >= 1 else {
@@ -68,10 +68,13 @@ public final class RateLimiter: Sendable {
         }
     }
 
-    /// Drops buckets that have refilled completely (their peer has been idle a full period),
-    /// then, if still too many, the least recently used half.
-    private static func forgetIdle(_ peers: inout [Key: Bucket], now: Double, limit: RateLimit, maximum: Int) {
-        peers = peers.filter { now - $0.value.updated < limit.periodSeconds }
+    /// Drops buckets that have refilled completely (their peer has been idle a full period of
+    /// the bucket's own protocol), then, if still too many, the least recently used half.
+    private static func forgetIdle(_ peers: inout [Key: Bucket], now: Double, policy: RateLimitPolicy, maximum: Int) {
+        peers = peers.filter { key, bucket in
+            guard let period = policy.limit(for: key.streamProtocol)?.periodSeconds else { return false }
+            return now - bucket.updated < period
+        }
         guard peers.count > maximum else { return }
         let cutoff = peers.values.map(\.updated).sorted()[peers.count / 2]
         peers = peers.filter { $0.value.updated >= cutoff }

@@ -82,7 +82,7 @@ public final class ResumeCoordinator: Sendable {
         let (cursor, watermark, floor) = try await store.read { store in
             (
                 try store.marker(Self.catchUpCursorMarker), try store.marker(Self.lastOnlineMarker),
-                try store.retentionFloor(now: now)
+                try store.retentionFloor(now: now).firstWholeTimestamp
             )
         }
         let margin = UInt64(configuration.marginSeconds * 1e9)
@@ -158,6 +158,7 @@ public final class ResumeCoordinator: Sendable {
             var served = true
             for topic in pubsubTopics {
                 var topicServed = false
+                var unserved = [MessageHash]()
                 for peer in peers {
                     do {
                         let synced = try await node.sync(with: peer, pubsubTopic: topic, window: start..<end)
@@ -165,12 +166,18 @@ public final class ResumeCoordinator: Sendable {
                         sent += synced.sent.stored
                         bytesUp += synced.bytesUp
                         bytesDown += synced.bytesDown
+                        unserved += synced.unserved
                         topicServed = true
                     } catch {
                         logger.warning("catch-up of \(topic) with \(peer.host):\(peer.port) failed: \(error)")
                     }
                 }
-                served = served && topicServed
+                let pending = try await node.pending(unserved, pubsubTopic: topic, peers: peers, logger: logger)
+                fetched += pending.fetched
+                if !pending.left.isEmpty {
+                    logger.warning("catch-up of \(topic): \(pending.left.count) messages no peer could serve")
+                }
+                served = served && topicServed && pending.left.isEmpty
             }
             guard served else {
                 failures += 1

@@ -1,3 +1,5 @@
+import NIOCore
+import NIOPosix
 import StoreSyncCore
 import StoreSyncProto
 
@@ -34,26 +36,24 @@ public struct RetryPolicy: Sendable, Equatable {
         min(maximumDelay, initialDelay * Double(1 << min(max(retry, 1) - 1, 30)))
     }
 
-    /// Whether an error is worth retrying, and the node's hint of when, in seconds.
+    /// Whether an error is worth retrying, and the node's hint of when, in seconds: a
+    /// retryable status (408, 429, 503), a stream the peer closed or let stall, or a peer that
+    /// could not be reached. Never a local error (a store failure, a refused message, a
+    /// malformed answer, a session over its budget), which would only fail again.
     static func retryable(_ error: any Error) -> (retry: Bool, hint: Double?) {
         switch error {
-        case PeerError.status(let code, let message) where [408, 429, 503].contains(code):
-            return (true, hint(in: message))
+        case PeerError.status(let code, _, let hint):
+            return (StatusCode(rawValue: code).isRetryable, hint)
+        case PeerError.timedOut, PeerError.closed:
+            return (true, nil)
         case is PeerError:
             return (false, nil)
-        case is ProtocolError, is WireError:
-            return (false, nil)
-        default:
+        case is IOError, is NIOConnectionError, is ChannelError:
             // Connection failures: the node may be restarting or overloaded.
             return (true, nil)
+        default:
+            return (false, nil)
         }
-    }
-
-    /// The milliseconds of a "retry after N ms" message, in seconds.
-    static func hint(in message: String) -> Double? {
-        guard let range = message.range(of: "retry after ") else { return nil }
-        let digits = message[range.upperBound...].prefix { $0.isNumber }
-        return Int(digits).map { Double($0) / 1_000 }
     }
 }
 
@@ -74,7 +74,9 @@ extension NodeClient {
             } catch {
                 let (retry, hint) = RetryPolicy.retryable(error)
                 guard retry, attempt < policy.maximumAttempts else { throw error }
-                let wait = max(policy.delay(forRetry: attempt, using: &generator), hint ?? 0)
+                // A hint is honoured up to the policy's longest wait: a peer cannot park a
+                // client for longer than its owner allows.
+                let wait = max(policy.delay(forRetry: attempt, using: &generator), min(hint ?? 0, policy.maximumDelay))
                 try await clock.sleep(seconds: wait)
                 attempt += 1
             }
@@ -87,8 +89,8 @@ extension NodeClient {
     {
         try await withRetries(policy) {
             let response = try await query(request)
-            if [429, 503].contains(response.statusCode) {
-                throw PeerError.status(code: UInt16(response.statusCode), message: response.statusDesc)
+            if let code = UInt16(exactly: response.statusCode), StatusCode(rawValue: code).isRetryable {
+                throw PeerError.status(code: code, message: response.statusDesc)
             }
             return response
         }.result

@@ -10,38 +10,30 @@ extension StoreNode {
     /// Room left in a frame for the framing and protobuf overhead of a response.
     var responseBudget: Int { Frame.payloadBudget(maximumFrameSize: configuration.maximumFrameSize) }
 
-    func answerTransfer(_ request: inout ByteBuffer, peer: String) async throws -> ByteBuffer {
+    func answerTransfer(_ request: inout ByteBuffer, peer: String, address: String) async throws -> ByteBuffer {
         switch try TransferRequest(decoding: &request) {
         case .fetch(let topic, let hashes):
-            var response = Waku_Store_V3_StoreQueryResponse()
-            response.statusCode = UInt32(StatusCode.ok)
-            let budget = responseBudget
-            response.messages = try await store.read { store in
-                var budget = budget
-                var entries = [Waku_Store_V3_WakuMessageKeyValue]()
-                for hash in hashes {
-                    guard let message = try store.message(for: hash), message.pubsubTopic == topic else { continue }
-                    let size = message.estimatedEncodedSize
-                    guard size <= budget else { break }
-                    budget -= size
-                    entries.append(message.keyValue(hash: hash))
-                }
-                return entries
+            let response = try await store.read { [budget = responseBudget] store in
+                try Self.fetchReply(hashes: hashes, pubsubTopic: topic, budget: budget, store: store)
             }
             counters.update { $0.messagesServed += response.messages.count }
             metrics.messagesTransferred(received: 0, sent: response.messages.count)
             return ByteBuffer(bytes: try response.serializedBytes() as [UInt8])
         case .offer(let topic, let window, let payload):
+            guard admission.pubsubTopics.contains(topic) else {
+                throw ProtocolError(.notFound, "pubsub topic \(topic) is not one this node stores")
+            }
             let offered = try Waku_Store_V3_StoreQueryResponse(serializedBytes: Array(buffer: payload))
-            let floor = try await store.read { try $0.retentionFloor() }
-            let counts = try await storeVerified(offered.messages, peer: peer) { entry, message in
+            if !configuration.allowPush {
+                try permitOffer(offered.messages, pubsubTopic: topic, address: address)
+            }
+            let floor = try await store.read { try $0.retentionFloor(now: self.clock.now()) }
+            let counts = try await storeVerified(offered.messages, peer: peer) { message, key in
                 guard message.pubsubTopic == topic else { return "pubsub topic \(message.pubsubTopic), not \(topic)" }
-                guard message.timestamp >= 0, window.contains(UInt64(message.timestamp)) else {
+                guard window.contains(key.timestamp) else {
                     return "timestamp \(message.timestamp) outside the session's window"
                 }
-                guard UInt64(message.timestamp) >= floor else {
-                    return "timestamp \(message.timestamp) is older than this node's retention keeps"
-                }
+                guard key >= floor else { return "key \(key) is below what this node's retention keeps" }
                 return nil
             }
             var out = ByteBuffer()
@@ -50,9 +42,57 @@ extension StoreNode {
         }
     }
 
+    /// A fetch reply: the messages for `hashes`, in their order, as many as fit in `budget`.
+    /// It always makes progress: when the budget cuts it, the cursor names the first hash not
+    /// considered, and every hash before it that has no message in the reply is one this node
+    /// cannot serve (it lacks it, or the message is too large for any reply).
+    static func fetchReply(hashes: [MessageHash], pubsubTopic: String, budget: Int, store: MessageStore) throws
+        -> Waku_Store_V3_StoreQueryResponse
+    {
+        var response = Waku_Store_V3_StoreQueryResponse()
+        response.statusCode = UInt32(StatusCode.ok.rawValue)
+        var left = budget
+        for hash in hashes {
+            guard let message = try store.message(for: hash), message.pubsubTopic == pubsubTopic else { continue }
+            let size = message.estimatedEncodedSize
+            guard size <= budget else { continue }
+            guard size <= left else {
+                response.paginationCursor = Data(hash.bytes)
+                break
+            }
+            left -= size
+            response.messages.append(message.keyValue(hash: hash))
+        }
+        return response
+    }
+
+    /// Takes the permission of a reconcile session of this peer for every offered message, or
+    /// refuses the whole offer with 403.
+    private func permitOffer(_ entries: [Waku_Store_V3_WakuMessageKeyValue], pubsubTopic: String, address: String)
+        throws
+    {
+        let keys = entries.map { entry in
+            SyncKey(
+                timestamp: entry.message.hasTimestamp ? UInt64(clamping: entry.message.timestamp) : 0,
+                hash: MessageHash(bytes: Array(entry.messageHash)) ?? .zero)
+        }
+        let refused = permits.admit(address: address, pubsubTopic: pubsubTopic, keys: keys, now: clock.uptime())
+        guard refused.isEmpty else {
+            counters.update {
+                $0.offersForbidden += entries.count
+                $0.messagesRejected += entries.count
+            }
+            metrics.transfersRejected(entries.count)
+            throw ProtocolError(
+                .forbidden,
+                "\(refused.count) of \(entries.count) offered messages are outside what a reconcile session with this peer showed this node to lack; this node does not take pushes"
+            )
+        }
+    }
+
     func answerPush(_ request: inout ByteBuffer, peer: String) async throws -> ByteBuffer {
         let pushed = try Waku_Store_V3_StoreQueryResponse(serializedBytes: Array(buffer: request))
-        let counts = try await storeVerified(pushed.messages, peer: peer, requireHash: false) { _, message in
+        let counts = try await storeVerified(pushed.messages, peer: peer, requireHash: false) { message, _ in
             message.ephemeral ? "ephemeral messages are not stored" : nil
         }
         var out = ByteBuffer()
@@ -60,28 +100,32 @@ extension StoreNode {
         return out
     }
 
-    /// Stores the entries whose message hashes to the hash they were sent for (when given) and
-    /// passes `check`; counts and logs the rest, which are never stored.
+    /// Stores the entries whose message hashes to the hash they were sent for (when given),
+    /// passes the node's admission rules and `check`; counts and logs the rest, which are never
+    /// stored.
     func storeVerified(
         _ entries: [Waku_Store_V3_WakuMessageKeyValue],
         peer: String,
         requireHash: Bool = true,
-        check: (Waku_Store_V3_WakuMessageKeyValue, WakuMessage) -> String?
+        check: (WakuMessage, SyncKey) -> String?
     ) async throws -> StoreCounts {
         var counts = StoreCounts()
         var accepted = [WakuMessage]()
         let hasher = SHA256Hasher()
+        let now = clock.now()
         for entry in entries {
             do {
                 guard entry.hasMessage, entry.hasPubsubTopic else { throw ProtocolError.bad("entry without message") }
                 let message = try WakuMessage(proto: entry.message, pubsubTopic: entry.pubsubTopic)
-                let hash = message.hash(using: hasher)
+                let key = try message.syncKey(using: hasher)
                 if requireHash || entry.hasMessageHash {
-                    guard entry.messageHash.count == 32, Array(entry.messageHash) == hash.bytes else {
+                    guard entry.messageHash.count == 32, Array(entry.messageHash) == key.hash.bytes else {
                         throw ProtocolError.bad("message does not hash to the key it was sent for")
                     }
                 }
-                if let reason = check(entry, message) { throw ProtocolError.bad(reason) }
+                if let reason = admission.refusal(of: message, now: now) ?? check(message, key) {
+                    throw ProtocolError.bad(reason)
+                }
                 accepted.append(message)
             } catch {
                 counts.rejected += 1
@@ -89,13 +133,7 @@ extension StoreNode {
             }
         }
         let result = try await store.ingest(accepted)
-        for outcome in result.outcomes {
-            switch outcome {
-            case .stored: counts.stored += 1
-            case .duplicate: counts.duplicates += 1
-            case .ephemeral, .rejected: counts.rejected += 1
-            }
-        }
+        for outcome in result.outcomes { counts.count(outcome) }
         let final = counts
         counters.update {
             $0.messagesStored += final.stored

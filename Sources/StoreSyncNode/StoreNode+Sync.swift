@@ -1,3 +1,4 @@
+import Logging
 import StoreSyncCore
 import StoreSyncLMDB
 
@@ -10,20 +11,27 @@ extension StoreNode {
     public func sync(
         with peer: NodeClient, pubsubTopic: String, window: Range<UInt64> = 0..<UInt64.max
     ) async throws -> SyncReport {
-        guard counters.openSession(maximum: configuration.maximumSyncSessions) else {
-            metrics.syncSession(role: .initiator, outcome: "busy", rounds: nil, differences: nil)
-            throw ProtocolError(StatusCode.unavailable, "too many sync sessions under way on this node")
+        guard configuration.pubsubTopics.contains(pubsubTopic) else {
+            throw ProtocolError(.notFound, "pubsub topic \(pubsubTopic) is not one this node stores")
         }
-        defer { counters.closeSession() }
+        guard counters.openSession(inbound: false, maximum: configuration.maximumOutboundSessions) else {
+            metrics.syncSession(role: .initiator, outcome: "busy", rounds: nil, differences: nil)
+            throw ProtocolError(.unavailable, "too many outbound sync sessions under way on this node")
+        }
+        defer { counters.closeSession(inbound: false) }
         let report: SyncReport
         do {
             report = try await peer.sync(
                 store: store, pubsubTopic: pubsubTopic, window: window, policy: configuration.policy,
-                negentropyFrameLimit: configuration.negentropyFrameLimit, logger: logger)
+                negentropyFrameLimit: configuration.negentropyFrameLimit, limits: SessionLimits(configuration),
+                logger: logger)
         } catch {
-            let timedOut = if case PeerError.timedOut = error { true } else { false }
-            metrics.syncSession(
-                role: .initiator, outcome: timedOut ? "timeout" : "error", rounds: nil, differences: nil)
+            let outcome =
+                switch error {
+                case PeerError.timedOut, PeerError.sessionTooLong: "timeout"
+                default: "error"
+                }
+            metrics.syncSession(role: .initiator, outcome: outcome, rounds: nil, differences: nil)
             throw error
         }
         metrics.syncSession(
@@ -35,5 +43,44 @@ extension StoreNode {
         metrics.messagesTransferred(received: report.fetched.stored, sent: report.sent.stored)
         metrics.transfersRejected(report.fetched.rejected)
         return report
+    }
+
+    /// Fetches messages by hash from a peer, outside a session: keys another peer could not
+    /// serve. Returns the counts and the hashes this peer did not serve either.
+    public func fetch(_ hashes: [MessageHash], from peer: NodeClient, pubsubTopic: String) async throws
+        -> (counts: StoreCounts, unserved: [MessageHash])
+    {
+        guard !hashes.isEmpty else { return (StoreCounts(), []) }
+        var report = SyncReport()
+        let closeAt = peer.clock.uptime() + configuration.maximumStreamDuration
+        try await peer.withStream(.transfer, closeAt: closeAt) { stream in
+            try await peer.fetch(
+                hashes, store: store, pubsubTopic: pubsubTopic, admission: admission, stream: &stream,
+                report: &report, logger: logger, progress: { _ in })
+        }
+        metrics.messagesTransferred(received: report.fetched.stored, sent: 0)
+        metrics.transfersRejected(report.fetched.rejected)
+        return (report.fetched, report.unserved)
+    }
+
+    /// Keys a session found missing that its peer did not serve: those still missing are asked
+    /// of each peer in turn. Returns how many were stored and the keys no peer served.
+    public func pending(_ unserved: [MessageHash], pubsubTopic: String, peers: [NodeClient], logger: Logger)
+        async throws
+        -> (fetched: Int, left: [MessageHash])
+    {
+        var left = try await store.read { store in try unserved.filter { try store.message(for: $0) == nil } }
+        var fetched = 0
+        for peer in peers where !left.isEmpty {
+            do {
+                let (counts, unservedHere) = try await fetch(left, from: peer, pubsubTopic: pubsubTopic)
+                fetched += counts.stored
+                left = unservedHere
+            } catch {
+                logger.warning(
+                    "fetch of \(left.count) pending messages from \(peer.host):\(peer.port) failed: \(error)")
+            }
+        }
+        return (fetched, left)
     }
 }

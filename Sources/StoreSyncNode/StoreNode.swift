@@ -22,6 +22,9 @@ public final class StoreNode: Sendable {
     public let metrics: NodeMetrics
     let counters = NodeCounters()
     let limiter: RateLimiter
+    let permits: OfferPermits
+    /// The rules every message entering the node passes.
+    public let admission: MessageAdmission
     /// The one clock of the node's limits and timeouts.
     public let clock: any SyncScheduler
     private let serverChannel: NIOAsyncChannel<NIOAsyncChannel<Frame, Frame>, Never>
@@ -36,6 +39,9 @@ public final class StoreNode: Sendable {
         self.configuration = configuration
         self.logger = logger
         self.limiter = RateLimiter(policy: configuration.rateLimits)
+        self.permits = OfferPermits(
+            lifetime: configuration.maximumStreamDuration, maximumKeys: configuration.maximumOfferKeys)
+        self.admission = configuration.admission
         self.serverChannel = channel
         self.port = channel.channel.localAddress?.port ?? configuration.port
     }
@@ -105,8 +111,10 @@ public final class StoreNode: Sendable {
     private func admit(_ streamProtocol: StreamProtocol, address: String) throws {
         if case .limited(let milliseconds) = limiter.admit(streamProtocol, peer: address, now: clock.uptime()) {
             counters.update { $0.requestsLimited += 1 }
-            metrics.requestRejected(streamProtocol, code: StatusCode.tooManyRequests)
-            throw ProtocolError(StatusCode.tooManyRequests, "rate limited, retry after \(milliseconds) ms")
+            metrics.requestRejected(streamProtocol, code: .tooManyRequests)
+            throw ProtocolError(
+                .tooManyRequests, "rate limited, retry after \(milliseconds) ms",
+                retryAfterMilliseconds: UInt32(clamping: milliseconds))
         }
     }
 
@@ -121,40 +129,21 @@ public final class StoreNode: Sendable {
                 var frames = inbound.makeAsyncIterator()
                 do {
                     guard admitted else {
-                        throw ProtocolError(StatusCode.unavailable, "too many connections; try again later")
+                        throw ProtocolError(.unavailable, "too many connections; try again later")
                     }
                     try await serveStream(&frames, outbound, peer: peer, address: address)
                 } catch {
-                    let (code, message) = Self.status(of: error)
+                    let refusal = ProtocolError.answering(error)
                     counters.update { $0.streamErrors += 1 }
-                    logger.info("stream from \(peer) closed with \(code): \(message)")
-                    try? await outbound.write(.error(code: code, message: message))
+                    logger.info("stream from \(peer) closed with \(refusal.code): \(refusal.message)")
+                    try? await outbound.write(
+                        .error(
+                            code: refusal.code.rawValue, message: refusal.message,
+                            retryAfterMilliseconds: refusal.retryAfterMilliseconds))
                 }
             }
         } catch {
             logger.debug("connection from \(peer) ended: \(error)")
-        }
-    }
-
-    static func status(of error: any Error) -> (UInt16, String) {
-        switch error {
-        case let error as ProtocolError: (error.code, error.message)
-        case let error as FrameError:
-            if case .tooLarge = error {
-                (StatusCode.payloadTooLarge, error.description)
-            } else {
-                (StatusCode.badRequest, error.description)
-            }
-        case let error as WireError: (StatusCode.badRequest, "reconcile message: \(error)")
-        case let error as MessageError: (StatusCode.badRequest, error.description)
-        case let error as SwiftProtobuf.BinaryDecodingError: (StatusCode.badRequest, "malformed protobuf: \(error)")
-        case let error as StoreError:
-            switch error {
-            case .mapFull: (StatusCode.unavailable, error.description)
-            case .invalidRequest: (StatusCode.badRequest, error.description)
-            default: (StatusCode.internalError, "store: \(error)")
-            }
-        default: (StatusCode.internalError, "\(error)")
         }
     }
 
@@ -168,18 +157,18 @@ public final class StoreNode: Sendable {
             throw ProtocolError.bad("a stream must open with a hello frame")
         }
         guard let streamProtocol = StreamProtocol(rawValue: id) else {
-            throw ProtocolError(StatusCode.notFound, "unknown protocol \(id)")
+            throw ProtocolError(.notFound, "unknown protocol \(id)")
         }
         guard version == StreamProtocol.version else {
             throw ProtocolError(
-                StatusCode.upgradeRequired,
+                .upgradeRequired,
                 "\(streamProtocol) version \(version) is not supported; this node speaks \(StreamProtocol.version)")
         }
         do {
             try await serve(streamProtocol, &frames, outbound, peer: peer, address: address)
         } catch {
-            let (code, _) = Self.status(of: error)
-            if code != StatusCode.tooManyRequests { metrics.requestRejected(streamProtocol, code: code) }
+            let code = ProtocolError.answering(error).code
+            if code != .tooManyRequests { metrics.requestRejected(streamProtocol, code: code) }
             throw error
         }
     }
@@ -194,14 +183,17 @@ public final class StoreNode: Sendable {
         switch streamProtocol {
         case .reconcile:
             try admit(.reconcile, address: address)
-            guard counters.openSession(maximum: configuration.maximumSyncSessions) else {
-                throw ProtocolError(StatusCode.unavailable, "too many sync sessions under way; try again later")
+            guard counters.openSession(inbound: true, maximum: configuration.maximumInboundSessions) else {
+                throw ProtocolError(
+                    .unavailable, "too many sync sessions under way; try again later", retryAfterMilliseconds: 5_000)
             }
-            defer { counters.closeSession() }
-            try await serveReconcile(&frames, outbound)
+            defer { counters.closeSession(inbound: true) }
+            try await serveReconcile(&frames, outbound, address: address)
         case .transfer:
             try admit(.transfer, address: address)
-            try await serveRequests(.transfer, &frames, outbound) { try await self.answerTransfer(&$0, peer: peer) }
+            try await serveRequests(.transfer, &frames, outbound) {
+                try await self.answerTransfer(&$0, peer: peer, address: address)
+            }
         case .storeQuery:
             try await serveRequests(.storeQuery, &frames, outbound) { request in
                 do {
@@ -216,7 +208,7 @@ public final class StoreNode: Sendable {
             }
         case .push:
             guard configuration.allowPush else {
-                throw ProtocolError(StatusCode.forbidden, "push is not enabled on this node")
+                throw ProtocolError(.forbidden, "push is not enabled on this node")
             }
             try await serveRequests(.push, &frames, outbound) { request in
                 try self.admit(.push, address: address)
@@ -255,19 +247,23 @@ public final class StoreNode: Sendable {
 
     private func serveReconcile(
         _ frames: inout NIOAsyncChannelInboundStream<Frame>.AsyncIterator,
-        _ outbound: NIOAsyncChannelOutboundWriter<Frame>
+        _ outbound: NIOAsyncChannelOutboundWriter<Frame>,
+        address: String
     ) async throws {
         guard case .data(var first)? = try await frames.next() else {
             throw ProtocolError.bad("a reconcile stream starts with its scope, window and first message")
         }
         metrics.bytes(.reconcile, received: first.readableBytes, sent: 0)
         let open = try ReconcileOpen(decoding: &first)
+        guard admission.pubsubTopics.contains(open.pubsubTopic) else {
+            throw ProtocolError(.notFound, "pubsub topic \(open.pubsubTopic) is not one this node stores")
+        }
         counters.update { $0.reconcileSessions += 1 }
         var rounds = 0
         do {
             let reconciler = try Reconciler(
                 frameSizeLimit: configuration.negentropyFrameLimit, policy: configuration.policy,
-                limits: configuration.reconcileLimits)
+                limits: configuration.reconcileLimits, budget: configuration.sessionBudget)
             var message = open.message
             while true {
                 let reply = try await store.read { store in
@@ -282,9 +278,15 @@ public final class StoreNode: Sendable {
                 case .data(let next)?:
                     metrics.bytes(.reconcile, received: next.readableBytes, sent: 0)
                     message = Array(buffer: next)
-                case .end?, nil:
+                case .end?:
+                    permits.grant(
+                        address: address, pubsubTopic: open.pubsubTopic, window: open.window,
+                        ranges: reconciler.listedRanges, now: clock.uptime())
                     metrics.requestServed(.reconcile)
                     metrics.syncSession(role: .responder, outcome: "ok", rounds: rounds, differences: nil)
+                    return
+                case nil:
+                    metrics.syncSession(role: .responder, outcome: "closed", rounds: rounds, differences: nil)
                     return
                 default:
                     throw ProtocolError.bad("expected a reconcile message or end")

@@ -19,7 +19,7 @@ public enum StoreQuery {
     /// The 429 response to a request refused by a rate limit, made without decoding it.
     static func limited(_ description: String) throws -> ByteBuffer {
         var response = Waku_Store_V3_StoreQueryResponse()
-        response.statusCode = UInt32(StatusCode.tooManyRequests)
+        response.statusCode = UInt32(StatusCode.tooManyRequests.rawValue)
         response.statusDesc = "TOO_MANY_REQUESTS: \(description)"
         return ByteBuffer(bytes: try response.serializedBytes() as [UInt8])
     }
@@ -31,14 +31,15 @@ public enum StoreQuery {
             return answer(try Waku_Store_V3_StoreQueryRequest(serializedBytes: serialized), store: store)
         } catch {
             var refusal = Waku_Store_V3_StoreQueryResponse()
-            refusal.statusCode = UInt32(StatusCode.badRequest)
+            refusal.statusCode = UInt32(StatusCode.badRequest.rawValue)
             refusal.statusDesc = "malformed StoreQueryRequest: \(error)"
             return refusal
         }
     }
 
     /// Answers a request: 200 with a page of messages (always in forward order) and a cursor when
-    /// more remain, 400 with a description for a malformed request, 503 if the store fails.
+    /// more remain, 400 with a description for a malformed request, and for a store failure the
+    /// code every protocol gives it (`ProtocolError.answering`).
     public static func answer(_ request: Waku_Store_V3_StoreQueryRequest, store: MessageStore)
         -> Waku_Store_V3_StoreQueryResponse
     {
@@ -46,18 +47,14 @@ public enum StoreQuery {
         response.requestID = request.requestID
         do {
             try fill(&response, request: request, store: store)
-            response.statusCode = UInt32(StatusCode.ok)
+            response.statusCode = UInt32(StatusCode.ok.rawValue)
             response.statusDesc = "OK"
-        } catch let error as ProtocolError {
-            response.messages = []
-            response.clearPaginationCursor()
-            response.statusCode = UInt32(error.code)
-            response.statusDesc = error.message
         } catch {
+            let refusal = ProtocolError.answering(error)
             response.messages = []
             response.clearPaginationCursor()
-            response.statusCode = UInt32(StatusCode.unavailable)
-            response.statusDesc = "store unavailable: \(error)"
+            response.statusCode = UInt32(refusal.code.rawValue)
+            response.statusDesc = refusal.message
         }
         return response
     }

@@ -28,6 +28,6 @@ public struct SystemScheduler: SyncScheduler {
     }
 
     public func sleep(seconds: Double) async throws {
-        try await Task.sleep(for: .nanoseconds(Int64(max(0, seconds) * 1e9)))
+        try await Task.sleep(for: .nanoseconds(Int64(min(max(0, seconds) * 1e9, 9e18))))
     }
 }

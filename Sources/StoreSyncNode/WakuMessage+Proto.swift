@@ -31,6 +31,21 @@ extension WakuMessage {
         )
     }
 
+    /// Bytes of the message's protobuf encoding (what the maximum message size measures),
+    /// counted without encoding it.
+    public var encodedSize: Int {
+        func field(_ length: Int) -> Int { 1 + VarInt.encodedLength(of: UInt64(length)) + length }
+        var size = 0
+        if !payload.isEmpty { size += field(payload.count) }
+        if !contentTopic.isEmpty { size += field(contentTopic.utf8.count) }
+        if version != 0 { size += 1 + VarInt.encodedLength(of: UInt64(version)) }
+        let zigzag = UInt64(bitPattern: (timestamp << 1) ^ (timestamp >> 63))
+        size += 1 + VarInt.encodedLength(of: zigzag)
+        if let meta { size += field(meta.count) }
+        if ephemeral { size += 3 }
+        return size
+    }
+
     /// The Store v3 key-value entry of the message.
     public func keyValue(hash: MessageHash, includeData: Bool = true) -> Waku_Store_V3_WakuMessageKeyValue {
         var entry = Waku_Store_V3_WakuMessageKeyValue()

@@ -91,16 +91,18 @@ struct CrossNodeCountTests {
             CountFilter(pubsubTopic: Self.topic, timeRange: 0..<10_001), bucketWidth: 1
         ).encode(into: &tooMany)
         let raw = RawPeer(port: node.node.port)
-        let refused = try await raw.exchange(frames: [.hello(protocolId: 5, version: 1), .data(tooMany)])
-        guard case .error(let code, let message)? = refused else {
+        let refused = try await raw.exchange(frames: [
+            .hello(protocolId: 5, version: StreamProtocol.version), .data(tooMany),
+        ])
+        guard case .error(let code, let message, _)? = refused else {
             Issue.record("expected an error frame, got \(String(describing: refused))")
             return
         }
         #expect(code == 400 && message.contains("10000 buckets"))
         let garbage = try await raw.exchange(frames: [
-            .hello(protocolId: 5, version: 1), .data(ByteBuffer(bytes: [2, 0])),
+            .hello(protocolId: 5, version: StreamProtocol.version), .data(ByteBuffer(bytes: [2, 0])),
         ])
-        guard case .error(400, _)? = garbage else {
+        guard case .error(400, _, _)? = garbage else {
             Issue.record("expected 400, got \(String(describing: garbage))")
             return
         }

@@ -13,7 +13,7 @@ struct FrameCodecTests {
 
     @Test func framesRoundTripAcrossArbitrarySplits() throws {
         let frames: [Frame] = [
-            .hello(protocolId: 1, version: 1), .data(ByteBuffer(bytes: [1, 2, 3])),
+            .hello(protocolId: 1, version: StreamProtocol.version), .data(ByteBuffer(bytes: [1, 2, 3])),
             .error(code: 429, message: "slow down"),
             .end, .data(ByteBuffer()),
         ]

@@ -95,34 +95,34 @@ struct NodeSyncTests {
         let before = try await node.hashes(Self.topic)
         let raw = RawPeer(port: node.node.port)
         #expect(
-            try await raw.exchange(frames: [.hello(protocolId: 99, version: 1)])
+            try await raw.exchange(frames: [.hello(protocolId: 99, version: StreamProtocol.version)])
                 == .error(code: 404, message: "unknown protocol 99"))
         let badVersion = try await raw.exchange(frames: [.hello(protocolId: 1, version: 7)])
-        guard case .error(426, _)? = badVersion else {
+        guard case .error(426, _, _)? = badVersion else {
             Issue.record("bad version answered \(String(describing: badVersion))")
             return
         }
         let noHello = try await raw.exchange(frames: [.data(ByteBuffer(bytes: [1]))])
-        guard case .error(400, _)? = noHello else {
+        guard case .error(400, _, _)? = noHello else {
             Issue.record("data before hello answered \(String(describing: noHello))")
             return
         }
         var oversized = ByteBuffer()
         oversized.writeInteger(UInt32(1 << 30))
         let tooLarge = try await raw.exchange(bytes: oversized)
-        guard case .error(413, _)? = tooLarge else {
+        guard case .error(413, _, _)? = tooLarge else {
             Issue.record("oversized frame answered \(String(describing: tooLarge))")
             return
         }
         let garbage = try await raw.exchange(frames: [
-            .hello(protocolId: 1, version: 1), .data(ByteBuffer(bytes: [0, 5, 1, 2])),
+            .hello(protocolId: 1, version: StreamProtocol.version), .data(ByteBuffer(bytes: [0, 5, 1, 2])),
         ])
-        guard case .error(400, _)? = garbage else {
+        guard case .error(400, _, _)? = garbage else {
             Issue.record("garbage reconcile answered \(String(describing: garbage))")
             return
         }
-        let pushOff = try await raw.exchange(frames: [.hello(protocolId: 4, version: 1)])
-        guard case .error(403, _)? = pushOff else {
+        let pushOff = try await raw.exchange(frames: [.hello(protocolId: 4, version: StreamProtocol.version)])
+        guard case .error(403, _, _)? = pushOff else {
             Issue.record("push answered \(String(describing: pushOff))")
             return
         }

@@ -26,7 +26,8 @@ final class TestNode {
             StoreConfiguration(directory: directory.sub("store"), durability: .noSync, retention: retention))
         endpoint = MetricsEndpoint(store: store)
         var configuration = NodeConfiguration(
-            maximumFrameSize: maximumFrameSize, allowPush: allowPush, rateLimits: rateLimits)
+            pubsubTopics: ["/waku/2/rs/0/0", "/waku/2/rs/0/1"], maximumFrameSize: maximumFrameSize,
+            allowPush: allowPush, rateLimits: rateLimits)
         configure(&configuration)
         clock = ManualScheduler(start: 1_700_000_000_000_000_000)
         node = try await StoreNode.bind(

@@ -168,7 +168,10 @@ struct PeriodicSyncResumeTests {
     /// With every session slot taken, an inbound reconciliation gets 503 and an outbound one
     /// fails at once (counted as busy).
     @Test func syncSessionsAreBounded() async throws {
-        let full = try await TestNode { $0.maximumSyncSessions = 0 }
+        let full = try await TestNode {
+            $0.maximumInboundSessions = 0
+            $0.maximumOutboundSessions = 0
+        }
         let other = try await TestNode()
         await #expect(throws: PeerError.self) {
             try await full.client.sync(store: other.store, pubsubTopic: Self.topics[0])
@@ -176,7 +179,10 @@ struct PeriodicSyncResumeTests {
         do {
             _ = try await full.client.sync(store: other.store, pubsubTopic: Self.topics[0])
         } catch let error as PeerError {
-            #expect(error == .status(code: 503, message: "too many sync sessions under way; try again later"))
+            #expect(
+                error
+                    == .status(
+                        code: 503, message: "too many sync sessions under way; try again later", retryAfter: 5))
         }
         await #expect(throws: ProtocolError.self) {
             try await full.node.sync(with: other.client, pubsubTopic: Self.topics[0])

@@ -63,7 +63,8 @@ struct RetentionTests {
         #expect(store.retentionDeletions == RetentionReport(byCount: 2_000))
         try store._checkInvariants()
         // Full: a message older than everything kept would go at once, so sync stops there.
-        #expect(try store.retentionFloor() == 1_000_000 + 2_000)
+        #expect(try store.retentionFloor().timestamp == 1_000_000 + 2_000)
+        #expect(try store.retentionFloor() == store.statistics().oldestKey)
     }
 
     @Test func ageLimitDeletesOldMessagesAndSetsTheSyncFloor() async throws {
@@ -74,7 +75,7 @@ struct RetentionTests {
         let messages = try Self.stream(count: 200, size: 10, seed: 3)  // 1 ms apart
         _ = try await store.ingest(messages)
         let now = UInt64(messages[150].timestamp) + 60_000_000_000
-        #expect(try store.retentionFloor(now: now) == UInt64(messages[150].timestamp))
+        #expect(try store.retentionFloor(now: now) == SyncKey(timestamp: UInt64(messages[150].timestamp)))
         let report = try await store.applyRetention(now: now)
         #expect(report == RetentionReport(byAge: 150))
         #expect(try store.messageCount() == 50)
@@ -134,17 +135,19 @@ struct RetentionTests {
         let peer = try await TestNode()
         _ = try await peer.store.ingest(messages)
         let keptBefore = try capped.messageCount()
-        let oldest = try #require(try capped.statistics().oldest)
+        let oldest = try #require(try capped.statistics().oldestKey)
         let report = try await peer.client.sync(store: capped, pubsubTopic: Self.topic)
         await peer.stop()
-        #expect(report.window.lowerBound == oldest)
+        // The floor is the oldest key kept: the window starts past its timestamp, as any message
+        // at that timestamp with a smaller hash would be the next one evicted.
+        #expect(report.window.lowerBound == oldest.timestamp + 1)
         #expect(report.need == 500)
         #expect(report.have == 0)
         #expect(report.fetched.stored == 500)
         #expect(try Self.fileSize(capped) <= cap)
         for message in messages.suffix(500) { #expect(try capped.message(for: message.hash) != nil) }
         // Nothing older than what was kept came in.
-        #expect(try capped.statistics().oldest ?? 0 >= oldest)
+        #expect(try capped.statistics().oldestKey.map { $0 >= oldest } ?? false)
         #expect(try capped.messageCount() <= keptBefore + 500)
         try capped._checkInvariants()
     }
