@@ -191,8 +191,12 @@ final class LMDBEnvironment: @unchecked Sendable {
     var currentMapSize: Int { resizeLock.withShared { mapSize } }
 
     private func grow() throws {
+        let maximum = configuration.effectiveMaximumMapSize
+        // A map at its maximum cannot grow: say so at once, rather than wait for every open
+        // reader to leave (the exclusive lock) only to find that out.
+        let current = resizeLock.withShared { mapSize }
+        guard current < maximum else { throw StoreError.mapFull(mapSize: current, maximumMapSize: maximum) }
         try resizeLock.withExclusive { () throws in
-            let maximum = configuration.effectiveMaximumMapSize
             guard mapSize < maximum else {
                 throw StoreError.mapFull(mapSize: mapSize, maximumMapSize: maximum)
             }

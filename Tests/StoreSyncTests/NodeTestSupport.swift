@@ -83,3 +83,13 @@ func eventually(within limit: Duration = .seconds(300), _ condition: () -> Bool)
     }
     return true
 }
+
+/// `eventually` for a condition that has to wait for its answer (a metrics render, a store read).
+func eventually(within limit: Duration = .seconds(300), asking condition: () async throws -> Bool) async -> Bool {
+    let deadline = ContinuousClock.now + limit
+    while !((try? await condition()) ?? false) {
+        if ContinuousClock.now > deadline { return false }
+        await Task.yield()
+    }
+    return true
+}
