@@ -8,10 +8,20 @@ public struct FrameDecoder: ByteToMessageDecoder {
 
     /// The largest frame accepted, in bytes after the length prefix.
     public let maximumFrameSize: Int
+    /// Where the frames of this connection are counted against the node's buffer budget.
+    let ledger: BufferBudget.Ledger?
+    /// Whether the frame at the front of the buffer has been counted in.
+    private var frontReserved = false
 
     /// Creates a decoder.
     public init(maximumFrameSize: Int) {
+        self.init(maximumFrameSize: maximumFrameSize, ledger: nil)
+    }
+
+    /// Creates a decoder that counts each frame against `ledger` before buffering it.
+    public init(maximumFrameSize: Int, ledger: BufferBudget.Ledger?) {
         self.maximumFrameSize = maximumFrameSize
+        self.ledger = ledger
     }
 
     public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
@@ -20,7 +30,12 @@ public struct FrameDecoder: ByteToMessageDecoder {
         guard Int(length) <= maximumFrameSize else {
             throw FrameError.tooLarge(length: length, maximum: maximumFrameSize)
         }
+        if let ledger, !frontReserved {
+            try ledger.reserve(Frame.heldSize(length: Int(length)))
+            frontReserved = true
+        }
         guard buffer.readableBytes >= 4 + Int(length) else { return .needMoreData }
+        frontReserved = false
         buffer.moveReaderIndex(forwardBy: 4)
         guard var body = buffer.readSlice(length: Int(length)) else { return .needMoreData }
         context.fireChannelRead(Self.wrapInboundOut(try Self.parse(&body)))

@@ -27,11 +27,13 @@ public final class StoreNode: Sendable {
     public let admission: MessageAdmission
     /// The one clock of the node's limits and timeouts.
     public let clock: any SyncScheduler
-    private let serverChannel: NIOAsyncChannel<NIOAsyncChannel<Frame, Frame>, Never>
+    private let serverChannel: NIOAsyncChannel<InboundConnection, Never>
+    /// The bytes of received frames held now, against the node's bounds.
+    public let buffers: BufferBudget
 
     private init(
         store: MessageStore, configuration: NodeConfiguration, logger: Logger, metrics: NodeMetrics,
-        clock: any SyncScheduler, channel: NIOAsyncChannel<NIOAsyncChannel<Frame, Frame>, Never>
+        clock: any SyncScheduler, buffers: BufferBudget, channel: NIOAsyncChannel<InboundConnection, Never>
     ) {
         self.store = store
         self.metrics = metrics
@@ -44,6 +46,7 @@ public final class StoreNode: Sendable {
         self.admission = configuration.admission
         self.serverChannel = channel
         self.port = channel.channel.localAddress?.port ?? configuration.port
+        self.buffers = buffers
     }
 
     /// Binds the listening socket. Call `serve()` to accept streams and `close()` to stop.
@@ -60,6 +63,8 @@ public final class StoreNode: Sendable {
         let idle = configuration.idleTimeout
         let duration = configuration.maximumStreamDuration
         let bandwidth = BandwidthLimiter(bytesPerSecond: configuration.bandwidthPerPeer)
+        let buffers = BufferBudget(
+            limit: configuration.maximumBufferedBytes, perConnection: configuration.maximumBufferedBytesPerConnection)
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -69,17 +74,25 @@ public final class StoreNode: Sendable {
             .bind(host: configuration.host, port: configuration.port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let meter = InboundByteMeter(limiter: bandwidth, clock: clock)
+                    let ledger = buffers.connection()
                     try channel.pipeline.syncOperations.addHandler(meter)
-                    try channel.pipeline.syncOperations.addFramingHandlers(maximumFrameSize: maximumFrameSize)
+                    try channel.pipeline.syncOperations.addHandler(
+                        ByteToMessageHandler(FrameDecoder(maximumFrameSize: maximumFrameSize, ledger: ledger)))
+                    try channel.pipeline.syncOperations.addHandler(MessageToByteHandler(FrameEncoder()))
                     try channel.pipeline.syncOperations.addHandler(ServiceTagger(meter: meter))
                     try channel.pipeline.syncOperations.addHandler(
                         StreamTimeoutHandler(handshake: handshake, idle: idle, maximumDuration: duration, clock: clock))
-                    return try NIOAsyncChannel<Frame, Frame>(wrappingChannelSynchronously: channel)
+                    // Two decoded frames wait at most: then the connection is not read until its
+                    // service takes one.
+                    let frames = try NIOAsyncChannel<Frame, Frame>(
+                        wrappingChannelSynchronously: channel,
+                        configuration: .init(backPressureStrategy: .init(lowWatermark: 1, highWatermark: 2)))
+                    return InboundConnection(channel: frames, ledger: ledger)
                 }
             }
         return StoreNode(
-            store: store, configuration: configuration, logger: logger, metrics: metrics, clock: clock, channel: channel
-        )
+            store: store, configuration: configuration, logger: logger, metrics: metrics, clock: clock,
+            buffers: buffers, channel: channel)
     }
 
     /// What the node has served and refused so far.
@@ -118,7 +131,9 @@ public final class StoreNode: Sendable {
         }
     }
 
-    private func handle(_ connection: NIOAsyncChannel<Frame, Frame>) async {
+    private func handle(_ accepted: InboundConnection) async {
+        let connection = accepted.channel
+        defer { accepted.ledger.close() }
         let peer = connection.channel.remoteAddress?.description ?? "unknown peer"
         let address = connection.channel.remoteAddress?.ipAddress ?? "unknown"
         let admitted = counters.openConnection(
@@ -126,7 +141,7 @@ public final class StoreNode: Sendable {
         defer { if admitted { counters.closeConnection(from: address) } }
         do {
             try await connection.executeThenClose { inbound, outbound in
-                var frames = inbound.makeAsyncIterator()
+                var frames = InboundFrames(inbound, ledger: accepted.ledger)
                 do {
                     guard admitted else {
                         throw ProtocolError(.unavailable, "too many connections; try again later")
@@ -148,7 +163,7 @@ public final class StoreNode: Sendable {
     }
 
     private func serveStream(
-        _ frames: inout NIOAsyncChannelInboundStream<Frame>.AsyncIterator,
+        _ frames: inout InboundFrames,
         _ outbound: NIOAsyncChannelOutboundWriter<Frame>,
         peer: String,
         address: String
@@ -175,7 +190,7 @@ public final class StoreNode: Sendable {
 
     private func serve(
         _ streamProtocol: StreamProtocol,
-        _ frames: inout NIOAsyncChannelInboundStream<Frame>.AsyncIterator,
+        _ frames: inout InboundFrames,
         _ outbound: NIOAsyncChannelOutboundWriter<Frame>,
         peer: String,
         address: String
@@ -225,7 +240,7 @@ public final class StoreNode: Sendable {
     /// Answers each data frame with one data frame until the client ends the stream.
     private func serveRequests(
         _ streamProtocol: StreamProtocol,
-        _ frames: inout NIOAsyncChannelInboundStream<Frame>.AsyncIterator,
+        _ frames: inout InboundFrames,
         _ outbound: NIOAsyncChannelOutboundWriter<Frame>,
         answer: (inout ByteBuffer) async throws -> ByteBuffer
     ) async throws {
@@ -246,7 +261,7 @@ public final class StoreNode: Sendable {
     }
 
     private func serveReconcile(
-        _ frames: inout NIOAsyncChannelInboundStream<Frame>.AsyncIterator,
+        _ frames: inout InboundFrames,
         _ outbound: NIOAsyncChannelOutboundWriter<Frame>,
         address: String
     ) async throws {

@@ -49,3 +49,60 @@ struct FrameCodecTests {
         #expect(throws: expected) { try receiver.writeInbound(ByteBuffer(bytes: bytes)) }
     }
 }
+
+@Suite("Buffer budget, through EmbeddedChannel")
+struct BufferBudgetTests {
+    static func channel(_ ledger: BufferBudget.Ledger) throws -> EmbeddedChannel {
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandler(
+            ByteToMessageHandler(FrameDecoder(maximumFrameSize: 4 << 20, ledger: ledger)))
+        return channel
+    }
+
+    /// The prefix and the first bytes of a data frame of `length` bytes after its prefix.
+    static func start(length: Int) -> ByteBuffer {
+        var buffer = ByteBuffer()
+        buffer.writeInteger(UInt32(length))
+        buffer.writeInteger(UInt8(2))
+        buffer.writeBytes([UInt8](repeating: 7, count: 100))
+        return buffer
+    }
+
+    @Test func framesAreCountedBeforeTheyAreBufferedAndRefusedPastTheBounds() throws {
+        let budget = BufferBudget(limit: 3 << 20, perConnection: 2 << 20)
+        let first = budget.connection()
+        let second = budget.connection()
+        let a = try Self.channel(first)
+        let b = try Self.channel(second)
+        // 1.5 MiB announced on a: counted whole, though only 105 bytes of it arrived.
+        try a.writeInbound(Self.start(length: 3 << 19))
+        #expect(budget.bytesHeld == 4 + 3 << 19)
+        // Another 1.5 MiB on b would pass the node's 3 MiB.
+        #expect(throws: FrameError.self) { try b.writeInbound(Self.start(length: 3 << 19)) }
+        // A small frame on a third connection is still let in.
+        let c = try Self.channel(budget.connection())
+        var small = ByteBuffer()
+        FrameEncoder().encode(data: .end, out: &small)
+        try c.writeInbound(small)
+        #expect(try c.readInbound(as: Frame.self) == .end)
+        // The rest of a's frame arrives; it is decoded and stays counted until released.
+        try a.writeInbound(ByteBuffer(bytes: [UInt8](repeating: 7, count: (3 << 19) - 101)))
+        #expect(try a.readInbound(as: Frame.self) != nil)
+        #expect(first.bytesHeld == 4 + 3 << 19)
+        // A second large frame on a would put 2.5 MiB in flight there, past its 2 MiB.
+        #expect(throws: FrameError.self) { try a.writeInbound(Self.start(length: 1 << 20)) }
+        // Once the service is done with the first frame, the room is back.
+        first.release(4 + 3 << 19)
+        #expect(budget.bytesHeld == 4 + 1)
+        let fresh = budget.connection()
+        let d = try Self.channel(fresh)
+        try d.writeInbound(Self.start(length: 3 << 19))
+        #expect(fresh.bytesHeld == 4 + 3 << 19)
+        fresh.close()
+        #expect(budget.bytesHeld == 4 + 1)
+        _ = try? a.finish()
+        _ = try? b.finish()
+        _ = try? c.finish()
+        _ = try? d.finish()
+    }
+}
