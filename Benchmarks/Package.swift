@@ -65,6 +65,17 @@ let package = Package(
             path: "Sources/IngestBench"
         ),
         .executableTarget(
+            name: "flood-bench",
+            dependencies: [
+                .product(name: "StoreSyncCore", package: "StoreSync"),
+                .product(name: "StoreSyncNode", package: "StoreSync"),
+                .product(name: "StoreSyncProto", package: "StoreSync"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Sources/FloodBench"
+        ),
+        .executableTarget(
             name: "contention-bench",
             dependencies: [
                 .product(name: "StoreSyncCore", package: "StoreSync"),

@@ -75,7 +75,7 @@ public struct NodeConfiguration: Sendable {
         maximumOfferKeys: Int = 100_000,
         maximumMessageSize: Int = MessageAdmission.defaultMaximumMessageSize,
         maximumFutureSkewSeconds: Double = MessageAdmission.defaultMaximumFutureSkewSeconds,
-        maximumBufferedBytes: Int = 256 << 20,
+        maximumBufferedBytes: Int = 128 << 20,
         maximumBufferedBytesPerConnection: Int = 9 << 20
     ) {
         self.host = host

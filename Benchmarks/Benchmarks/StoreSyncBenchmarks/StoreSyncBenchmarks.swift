@@ -142,6 +142,23 @@ let benchmarks: @Sendable () -> Void = {
         try IndexedStore(count: 1_000_000)
     }
 
+    // A peer's 5-byte message "my ids up to infinity: none", answered by a responder on LMDB
+    // with the node's 1 MiB frame limit: the work must not grow with the keys held.
+    for count in [2_000, 200_000] {
+        Benchmark("Responder round, empty id list to infinity, \(count) keys") {
+            (benchmark: Benchmark, indexed: IndexedStore) in
+            try indexed.store.withKeyIndexSnapshot(index: "bench") { snapshot in
+                for _ in benchmark.scaledIterations {
+                    let responder = try Reconciler(frameSizeLimit: 1 << 20, policy: .adaptive)
+                    blackHole(try responder.respond(to: [0x61, 0x00, 0x00, 0x02, 0x00], storage: snapshot))
+                }
+            }
+            indexed.remove()
+        } setup: {
+            try IndexedStore(count: count)
+        }
+    }
+
     if ProcessInfo.processInfo.environment["STORESYNC_BENCH_10M"] != nil {
         Benchmark("LMDB range fingerprint, 10M keys", configuration: .init(scalingFactor: .kilo)) {
             (benchmark: Benchmark, indexed: IndexedStore) in
