@@ -8,7 +8,7 @@ import StoreSyncProto
 // flood-bench: connections that push large frames and never read, against a node running in
 // another process, and what that costs the node in memory and a well-behaved client in latency.
 //   flood-bench --port 9311 --pid PID [--connections 64] [--frames 11] [--frame-size 4194304]
-//               [--seconds 60]
+//               [--seconds 60] [--protocol-version 2]
 // Each connection sends a push hello and --frames data frames of about --frame-size bytes (valid
 // push containers of 150 KiB messages, every message new), never reading a byte of the node's
 // answers. Meanwhile one client sends 10 Store v3 queries a second. Reported: the node's peak
@@ -21,6 +21,7 @@ var connections = 64
 var framesPerConnection = 11
 var frameSize = 4 << 20
 var seconds = 60.0
+var protocolVersion = Int(StreamProtocol.version)
 var arguments = CommandLine.arguments.dropFirst().makeIterator()
 while let flag = arguments.next() {
     guard let value = arguments.next(), let number = Double(value) else { break }
@@ -31,6 +32,7 @@ while let flag = arguments.next() {
     case "--frames": framesPerConnection = Int(number)
     case "--frame-size": frameSize = Int(number)
     case "--seconds": seconds = number
+    case "--protocol-version": protocolVersion = Int(number)
     default:
         FileHandle.standardError.write(Data("flood-bench: unknown flag \(flag)\n".utf8))
         exit(2)
@@ -44,10 +46,13 @@ struct Flood: Sendable {
     let framesPerConnection: Int
     let frameSize: Int
     let seconds: Double
+    /// The hello's version: 1 for nodes from before the version 2 wire changes.
+    let version: UInt8
 }
 
 let settings = Flood(
-    port: port, pid: pid, framesPerConnection: framesPerConnection, frameSize: frameSize, seconds: seconds)
+    port: port, pid: pid, framesPerConnection: framesPerConnection, frameSize: frameSize, seconds: seconds,
+    version: UInt8(protocolVersion))
 
 /// A field of /proc/PID/status, in KiB.
 func status(_ field: String, pid: Int) -> Int? {
@@ -90,7 +95,7 @@ func flood(connection: Int, _ settings: Flood) async -> Ending {
                 }
             }
         return try await channel.executeThenClose { _, outbound in
-            try await outbound.write(.hello(protocolId: StreamProtocol.push.rawValue, version: StreamProtocol.version))
+            try await outbound.write(.hello(protocolId: StreamProtocol.push.rawValue, version: settings.version))
             for frame in 0..<settings.framesPerConnection {
                 do {
                     let body = try pushFrame(connection: connection, frame: frame, frameSize: settings.frameSize)
