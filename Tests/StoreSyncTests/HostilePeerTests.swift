@@ -359,6 +359,23 @@ struct HostilePeerTests {
         #expect(attempts.value == 1)
     }
 
+    @Test func oneTableOfStatusCodesAndOneCodePerFailure() {
+        // Every code the node sends is in the table, each once, and only 408, 429 and 503 are
+        // worth retrying.
+        let codes = StatusCode.table.map(\.code.rawValue)
+        #expect(Set(codes).count == codes.count)
+        #expect(Set(codes).isSuperset(of: [200, 400, 403, 404, 408, 413, 426, 429, 500, 503]))
+        #expect(StatusCode.table.filter(\.code.isRetryable).map(\.code.rawValue) == [408, 429, 503])
+        // A full or closed store is a retryable 503 whichever service met it; the Store v3 path
+        // and the framed protocols share this mapping.
+        #expect(ProtocolError.answering(StoreError.mapFull(mapSize: 1, maximumMapSize: 1)).code == .unavailable)
+        #expect(ProtocolError.answering(StoreError.closed).code == .unavailable)
+        #expect(ProtocolError.answering(StoreError.invalidRequest("x")).code == .badRequest)
+        #expect(ProtocolError.answering(StoreError.corruptRecord(what: "x", detail: "y")).code == .internalError)
+        #expect(ProtocolError.answering(ReconcilerError.overBudget("x")).code == .payloadTooLarge)
+        #expect(ProtocolError.answering(FrameError.overBudget("x")).code == .unavailable)
+    }
+
     @Test func idleBucketsAreForgottenWithTheirOwnProtocolsPeriod() {
         let limiter = RateLimiter(
             policy: RateLimitPolicy(
