@@ -449,49 +449,28 @@ final class CountingStorage: ReconciliationStorage, @unchecked Sendable {
 /// A peer that answers every reconcile message with what `reply(round)` gives (nothing: it stays
 /// silent), whatever it was asked.
 final class ScriptedResponder: Sendable {
-    let port: Int
-    private let channel: NIOAsyncChannel<NIOAsyncChannel<Frame, Frame>, Never>
-    private let serving: Task<Void, any Error>
+    private let server: FramedTestServer
+    var port: Int { server.port }
 
-    private init(
-        port: Int, channel: NIOAsyncChannel<NIOAsyncChannel<Frame, Frame>, Never>, serving: Task<Void, any Error>
-    ) {
-        self.port = port
-        self.channel = channel
-        self.serving = serving
+    private init(server: FramedTestServer) {
+        self.server = server
     }
 
     static func start(reply: @escaping @Sendable (Int) -> ByteBuffer?) async throws -> ScriptedResponder {
-        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .bind(host: "127.0.0.1", port: 0) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addFramingHandlers(maximumFrameSize: 4 << 20)
-                    return try NIOAsyncChannel<Frame, Frame>(wrappingChannelSynchronously: channel)
-                }
-            }
-        let serving = Task {
-            try await channel.executeThenClose { inbound in
-                try await withThrowingDiscardingTaskGroup { group in
-                    for try await connection in inbound {
-                        group.addTask {
-                            try? await connection.executeThenClose { frames, outbound in
-                                var round = 0
-                                for try await frame in frames {
-                                    guard case .data = frame else { continue }
-                                    if let answer = reply(round) { try await outbound.write(.data(answer)) }
-                                    round += 1
-                                }
-                            }
-                        }
-                    }
+        let server = try await FramedTestServer { connection in
+            try await connection.executeThenClose { frames, outbound in
+                var round = 0
+                for try await frame in frames {
+                    guard case .data = frame else { continue }
+                    if let answer = reply(round) { try await outbound.write(.data(answer)) }
+                    round += 1
                 }
             }
         }
-        return ScriptedResponder(port: channel.channel.localAddress?.port ?? 0, channel: channel, serving: serving)
+        return ScriptedResponder(server: server)
     }
 
     func stop() async {
-        try? await channel.channel.close()
-        _ = await serving.result
+        await server.stop()
     }
 }

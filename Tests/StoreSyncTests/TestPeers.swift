@@ -38,37 +38,52 @@ struct RawPeer {
     }
 }
 
-/// A peer that reconciles honestly as holding `claiming`, then, asked for it, sends a message
-/// with the same claimed hash but other content.
-final class ForgingPeer: Sendable {
+/// A framed server on loopback that hands each connection to `handle`, several at once, until
+/// stopped: the base of the scripted peers below.
+final class FramedTestServer: Sendable {
     let port: Int
     private let channel: NIOAsyncChannel<NIOAsyncChannel<Frame, Frame>, Never>
     private let serving: Task<Void, any Error>
 
-    private init(
-        port: Int, channel: NIOAsyncChannel<NIOAsyncChannel<Frame, Frame>, Never>, serving: Task<Void, any Error>
-    ) {
-        self.port = port
-        self.channel = channel
-        self.serving = serving
-    }
-
-    static func start(claiming genuine: WakuMessage) async throws -> ForgingPeer {
+    init(handle: @escaping @Sendable (NIOAsyncChannel<Frame, Frame>) async throws -> Void) async throws {
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .bind(host: "127.0.0.1", port: 0) { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addFramingHandlers(maximumFrameSize: 1 << 20)
+                    try channel.pipeline.syncOperations.addFramingHandlers(maximumFrameSize: 4 << 20)
                     return try NIOAsyncChannel<Frame, Frame>(wrappingChannelSynchronously: channel)
                 }
             }
-        let serving = Task {
+        self.channel = channel
+        self.port = channel.channel.localAddress?.port ?? 0
+        self.serving = Task {
             try await channel.executeThenClose { inbound in
-                for try await connection in inbound {
-                    try? await Self.serve(connection, genuine: genuine)
+                try await withThrowingDiscardingTaskGroup { group in
+                    for try await connection in inbound {
+                        group.addTask { try? await handle(connection) }
+                    }
                 }
             }
         }
-        return ForgingPeer(port: channel.channel.localAddress?.port ?? 0, channel: channel, serving: serving)
+    }
+
+    func stop() async {
+        try? await channel.channel.close()
+        _ = await serving.result
+    }
+}
+
+/// A peer that reconciles honestly as holding `claiming`, then, asked for it, sends a message
+/// with the same claimed hash but other content.
+final class ForgingPeer: Sendable {
+    private let server: FramedTestServer
+    var port: Int { server.port }
+
+    private init(server: FramedTestServer) {
+        self.server = server
+    }
+
+    static func start(claiming genuine: WakuMessage) async throws -> ForgingPeer {
+        ForgingPeer(server: try await FramedTestServer { try await serve($0, genuine: genuine) })
     }
 
     private static func serve(_ connection: NIOAsyncChannel<Frame, Frame>, genuine: WakuMessage) async throws {
@@ -101,8 +116,7 @@ final class ForgingPeer: Sendable {
     }
 
     func stop() async {
-        try? await channel.channel.close()
-        _ = await serving.result
+        await server.stop()
     }
 }
 
