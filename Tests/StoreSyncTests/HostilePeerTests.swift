@@ -185,12 +185,17 @@ struct HostilePeerTests {
         var refusal: PeerError?
         var unavailable = 0
         for round in round..<(round + 200) where refusal == nil && unavailable == 0 {
+            let before = try await store.read { try $0.messageCount() }
             do {
                 let counts = try await node.client.push(
-                    try Self.messages(100, seed: UInt64(round), from: round * 100, payload: 1_000))
+                    try Self.messages(300, seed: UInt64(round), from: round * 300, payload: 1_000))
                 unavailable = counts.unavailable
+                // Each outcome as it is: what is reported stored is what the store gained.
+                #expect(try await store.read { try $0.messageCount() } - before == counts.stored)
             } catch let error as PeerError {
                 refusal = error
+                // A 503 stored nothing of its frame.
+                #expect(try await store.read { try $0.messageCount() } == before, "a 503 that stored part of its push")
             }
             most = max(most, try await store.read { try $0.messageCount() })
         }
