@@ -40,8 +40,12 @@ public final class Reconciler {
     /// Keys enumerated so far, charged before each enumeration.
     public private(set) var keysEnumerated = 0
     /// As responder, the ranges in which this side sent its own ids: where the peer learned what
-    /// it holds that this side lacks, so where its offers may fall. Adjacent ranges are merged.
+    /// it holds that this side lacks, so where its offers may fall. Adjacent ranges are merged;
+    /// at most `maximumListedRanges` are kept (the ranges beyond are not recorded, so offers
+    /// there are refused: a bound on what a session can make this side remember).
     public private(set) var listedRanges: [ListedRange] = []
+    /// The most ranges `listedRanges` keeps.
+    public static let maximumListedRanges = 10_000
 
     private let hasher = SHA256Hasher()
 
@@ -286,7 +290,7 @@ public final class Reconciler {
             last.upperBound = upperBound
             last.theirIds = last.theirIds.flatMap { earlier in theirIds.map { earlier + $0 } }
             listedRanges[listedRanges.count - 1] = last
-        } else {
+        } else if listedRanges.count < Self.maximumListedRanges {
             listedRanges.append(ListedRange(lowerBound: lowerBound, upperBound: upperBound, theirIds: theirIds))
         }
     }
@@ -343,7 +347,8 @@ public final class Reconciler {
         have: inout [MessageHash],
         need: inout [MessageHash]
     ) throws {
-        try charge(indices.count)
+        // The peer's ids become keys this side keeps (`need`): they are charged too.
+        try charge(indices.count + theirIds.count)
         var theirs = Set(theirIds)
         try storage.forEachKey(in: indices) { key in
             if theirs.remove(key.hash) == nil { have.append(key.hash) }

@@ -22,9 +22,11 @@ final class OfferPermits: Sendable {
     let lifetime: Double
     /// The most keys one session's permit lets a peer offer.
     let maximumKeys: Int
-    /// Permits kept per address and in all; the oldest go first.
+    /// Permits kept per address, addresses, and ranges over all permits (about 100 bytes each);
+    /// past any of them the oldest permits go first.
     static let perAddress = 16
     static let addresses = 4_096
+    static let totalRanges = 200_000
 
     private let state = Mutex<[String: [Permit]]>([:])
 
@@ -51,6 +53,22 @@ final class OfferPermits: Sendable {
             var permits = table[address, default: []].filter { $0.expires > now }
             permits.append(permit)
             table[address] = Array(permits.suffix(Self.perAddress))
+            Self.dropOldest(&table, whileRangesExceed: Self.totalRanges)
+        }
+    }
+
+    /// Drops the permits that expire first until the ranges of all permits fit.
+    private static func dropOldest(_ table: inout [String: [Permit]], whileRangesExceed limit: Int) {
+        var total = table.values.reduce(0) { $0 + $1.reduce(0) { $0 + $1.ranges.count } }
+        guard total > limit else { return }
+        let byExpiry = table.flatMap { address, permits in permits.map { (address, $0.expires) } }
+            .sorted { $0.1 < $1.1 }
+        for (address, expires) in byExpiry where total > limit {
+            guard var permits = table[address], let index = permits.firstIndex(where: { $0.expires == expires })
+            else { continue }
+            total -= permits[index].ranges.count
+            permits.remove(at: index)
+            table[address] = permits.isEmpty ? nil : permits
         }
     }
 
