@@ -31,12 +31,13 @@ public final class BufferBudget: Sendable {
             if bytes > Self.smallFrame {
                 guard connectionHeld + bytes <= perConnection else {
                     throw .overBudget(
-                        "a frame of \(bytes) bytes would put \(connectionHeld + bytes) bytes in flight on this connection; at most \(perConnection)"
-                    )
+                        "a frame of \(bytes) bytes would put \(connectionHeld + bytes) bytes in flight on this connection; at most \(perConnection)",
+                        connection: true)
                 }
                 guard held + bytes <= limit else {
                     throw .overBudget(
-                        "the node holds \(held) bytes of received frames; at most \(limit): try again later")
+                        "the node holds \(held) bytes of received frames; at most \(limit): try again later",
+                        connection: false)
                 }
             }
             held += bytes

@@ -124,8 +124,9 @@ public enum FrameError: Error, Equatable, Sendable, CustomStringConvertible {
     case badHello
     /// An error frame too short for its code and retry hint.
     case badError
-    /// Buffering the frame would pass the bytes the node buffers in all or for one connection.
-    case overBudget(String)
+    /// Buffering the frame would pass the bytes the node holds over all connections (worth
+    /// trying again later) or on this one (`connection`: the peer has too much in flight).
+    case overBudget(String, connection: Bool)
 
     public var description: String {
         switch self {
@@ -134,7 +135,7 @@ public enum FrameError: Error, Equatable, Sendable, CustomStringConvertible {
         case .unknownKind(let kind): "unknown frame kind \(kind)"
         case .badHello: "malformed hello frame"
         case .badError: "malformed error frame"
-        case .overBudget(let what): what
+        case .overBudget(let what, _): what
         }
     }
 }

@@ -11,7 +11,9 @@ extension ProtocolError {
         case let error as FrameError:
             switch error {
             case .tooLarge: ProtocolError(.payloadTooLarge, error.description)
-            case .overBudget: ProtocolError(.unavailable, error.description, retryAfterMilliseconds: 1_000)
+            case .overBudget(_, connection: true): ProtocolError(.payloadTooLarge, error.description)
+            case .overBudget(_, connection: false):
+                ProtocolError(.unavailable, error.description, retryAfterMilliseconds: 1_000)
             default: ProtocolError(.badRequest, error.description)
             }
         case let error as WireError: ProtocolError(.badRequest, "reconcile message: \(error)")

@@ -378,7 +378,8 @@ struct HostilePeerTests {
         #expect(ProtocolError.answering(StoreError.invalidRequest("x")).code == .badRequest)
         #expect(ProtocolError.answering(StoreError.corruptRecord(what: "x", detail: "y")).code == .internalError)
         #expect(ProtocolError.answering(ReconcilerError.overBudget("x")).code == .payloadTooLarge)
-        #expect(ProtocolError.answering(FrameError.overBudget("x")).code == .unavailable)
+        #expect(ProtocolError.answering(FrameError.overBudget("x", connection: false)).code == .unavailable)
+        #expect(ProtocolError.answering(FrameError.overBudget("x", connection: true)).code == .payloadTooLarge)
     }
 
     @Test func idleBucketsAreForgottenWithTheirOwnProtocolsPeriod() {
