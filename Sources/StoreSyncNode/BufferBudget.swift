@@ -48,12 +48,19 @@ public final class BufferBudget: Sendable {
         held.withLock { $0 -= bytes }
     }
 
-    /// One connection's frames: reserved by its decoder on the event loop, released by the task
-    /// that serves it, and whatever is left when the connection ends.
+    /// One connection's frames: reserved by its decoder on the event loop, released in the
+    /// same order by the task that serves it, and whatever is left when the connection ends.
     public final class Ledger: Sendable {
+        private struct State {
+            /// The bytes reserved for each frame not yet released, oldest first.
+            var frames: [Int] = []
+            var held = 0
+            /// Whether the connection has ended: nothing more is counted then.
+            var closed = false
+        }
+
         private let budget: BufferBudget
-        /// Bytes held, and whether the connection has ended (nothing more is counted then).
-        private let state = Mutex<(held: Int, closed: Bool)>((0, false))
+        private let state = Mutex(State())
 
         fileprivate init(budget: BufferBudget) {
             self.budget = budget
@@ -64,19 +71,21 @@ public final class BufferBudget: Sendable {
 
         /// Counts a frame of `bytes` in, or throws when it would pass a bound.
         public func reserve(_ bytes: Int) throws(FrameError) {
-            try state.withLock { (state: inout (held: Int, closed: Bool)) throws(FrameError) in
+            try state.withLock { (state: inout State) throws(FrameError) in
                 guard !state.closed else { return }
                 try budget.reserve(bytes, connectionHeld: state.held)
+                state.frames.append(bytes)
                 state.held += bytes
             }
         }
 
-        /// Counts `bytes` of this connection's frames out.
-        public func release(_ bytes: Int) {
+        /// Counts the oldest frame still held out: its service is done with it.
+        public func releaseOldest() {
             state.withLock { state in
-                let released = min(bytes, state.held)
-                state.held -= released
-                budget.release(released)
+                guard !state.frames.isEmpty else { return }
+                let bytes = state.frames.removeFirst()
+                state.held -= bytes
+                budget.release(bytes)
             }
         }
 
@@ -84,7 +93,7 @@ public final class BufferBudget: Sendable {
         public func close() {
             state.withLock { state in
                 budget.release(state.held)
-                state = (0, true)
+                state = State(closed: true)
             }
         }
     }

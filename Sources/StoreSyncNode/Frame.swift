@@ -23,19 +23,6 @@ public enum Frame: Sendable, Hashable {
     /// Bytes a frame keeps for framing and the protobuf fields around its messages.
     static let framingReserve = 4_096
 
-    /// The bytes a received frame of `length` (after its prefix) counts against the buffer budget.
-    static func heldSize(length: Int) -> Int { 4 + length }
-
-    /// The bytes a received frame counts against the buffer budget.
-    var heldSize: Int {
-        switch self {
-        case .hello: Self.heldSize(length: 7)
-        case .data(let body): Self.heldSize(length: 1 + body.readableBytes)
-        case .error(_, let message, _): Self.heldSize(length: 7 + message.utf8.count)
-        case .end: Self.heldSize(length: 1)
-        }
-    }
-
     /// The bytes of messages one data frame can carry under `maximumFrameSize`.
     public static func payloadBudget(maximumFrameSize: Int) -> Int {
         maximumFrameSize - framingReserve

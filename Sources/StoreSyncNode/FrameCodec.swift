@@ -31,7 +31,8 @@ public struct FrameDecoder: ByteToMessageDecoder {
             throw FrameError.tooLarge(length: length, maximum: maximumFrameSize)
         }
         if let ledger, !frontReserved {
-            try ledger.reserve(Frame.heldSize(length: Int(length)))
+            // The prefix and what it announces.
+            try ledger.reserve(4 + Int(length))
             frontReserved = true
         }
         guard buffer.readableBytes >= 4 + Int(length) else { return .needMoreData }

@@ -6,7 +6,8 @@ import NIOCore
 struct InboundFrames {
     private var iterator: NIOAsyncChannelInboundStream<Frame>.AsyncIterator
     private let ledger: BufferBudget.Ledger
-    private var held = 0
+    /// Whether the service holds a frame it took.
+    private var holding = false
 
     init(_ stream: NIOAsyncChannelInboundStream<Frame>, ledger: BufferBudget.Ledger) {
         self.iterator = stream.makeAsyncIterator()
@@ -15,10 +16,9 @@ struct InboundFrames {
 
     /// The next frame; the previous one is done with.
     mutating func next() async throws -> Frame? {
-        ledger.release(held)
-        held = 0
+        if holding { ledger.releaseOldest() }
         let frame = try await iterator.next()
-        held = frame?.heldSize ?? 0
+        holding = frame != nil
         return frame
     }
 }
