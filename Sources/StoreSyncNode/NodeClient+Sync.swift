@@ -92,29 +92,29 @@ extension NodeClient {
         progress: @Sendable (SyncReport) -> Void = { _ in }
     ) async throws -> SyncReport {
         var report = SyncReport()
-        let closeAt = clock.uptime() + limits.maximumDuration
+        let deadline = SessionDeadline(seconds: limits.maximumDuration, from: clock)
         let floor = try await store.read { [clock] in try $0.retentionFloor(now: clock.now()).firstWholeTimestamp }
         let window = min(max(requested.lowerBound, floor), requested.upperBound)..<requested.upperBound
         report.window = window
         guard !window.isEmpty else { return report }
         let (have, need) = try await reconcile(
             store: store, pubsubTopic: pubsubTopic, window: window, policy: policy,
-            negentropyFrameLimit: negentropyFrameLimit, limits: limits, closeAt: closeAt, report: &report)
+            negentropyFrameLimit: negentropyFrameLimit, limits: limits, deadline: deadline, report: &report)
         report.have = have.count
         report.need = need.count
         progress(report)
         let admission = limits.admission ?? MessageAdmission(pubsubTopics: [pubsubTopic])
         try await transfer(
             store: store, pubsubTopic: pubsubTopic, window: window, have: have, need: need, admission: admission,
-            closeAt: closeAt, report: &report, logger: logger, progress: progress)
+            deadline: deadline, report: &report, logger: logger, progress: progress)
         return report
     }
 
     func reconcile(
         store: MessageStore, pubsubTopic: String, window: Range<UInt64>, policy: SplitPolicy,
-        negentropyFrameLimit: Int, limits: SessionLimits, closeAt: Double, report: inout SyncReport
+        negentropyFrameLimit: Int, limits: SessionLimits, deadline: SessionDeadline, report: inout SyncReport
     ) async throws -> (have: [MessageHash], need: [MessageHash]) {
-        try await withStream(.reconcile, closeAt: closeAt) { stream in
+        try await withStream(.reconcile, deadline: deadline) { stream in
             let reconciler = try Reconciler(
                 frameSizeLimit: negentropyFrameLimit, policy: policy, limits: limits.decoding, budget: limits.budget)
             let first = try await store.read { store in
@@ -153,11 +153,11 @@ extension NodeClient {
 
     func transfer(
         store: MessageStore, pubsubTopic: String, window: Range<UInt64>, have: [MessageHash], need: [MessageHash],
-        admission: MessageAdmission, closeAt: Double, report: inout SyncReport, logger: Logger,
+        admission: MessageAdmission, deadline: SessionDeadline, report: inout SyncReport, logger: Logger,
         progress: @Sendable (SyncReport) -> Void
     ) async throws {
         guard !have.isEmpty || !need.isEmpty else { return }
-        try await withStream(.transfer, closeAt: closeAt) { stream in
+        try await withStream(.transfer, deadline: deadline) { stream in
             try await fetch(
                 need, store: store, pubsubTopic: pubsubTopic, admission: admission, stream: &stream, report: &report,
                 logger: logger, progress: progress)

@@ -111,11 +111,11 @@ public struct NodeClient: Sendable {
         self.group = group
     }
 
-    /// Opens a stream for `streamProtocol`, runs `body` on it, then ends and closes it. With
-    /// `closeAt` (on the client's clock's uptime), the stream is closed then whatever the peer
-    /// sends: a session's deadline.
+    /// Opens a stream for `streamProtocol`, runs `body` on it, then ends and closes it. With the
+    /// `deadline` of a session, the stream is closed then whatever the peer sends.
     public func withStream<T>(
-        _ streamProtocol: StreamProtocol, closeAt: Double = .infinity, _ body: (inout NodeStream) async throws -> T
+        _ streamProtocol: StreamProtocol, deadline: SessionDeadline? = nil,
+        _ body: (inout NodeStream) async throws -> T
     ) async throws -> T {
         let maximumFrameSize = maximumFrameSize
         let readTimeout = readTimeout
@@ -130,7 +130,7 @@ public struct NodeClient: Sendable {
             .connect(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
-                        ReadTimeoutHandler(seconds: readTimeout, closeAt: closeAt, clock: clock, flag: timedOut))
+                        ReadTimeoutHandler(seconds: readTimeout, session: deadline, clock: clock, flag: timedOut))
                     try channel.pipeline.syncOperations.addFramingHandlers(maximumFrameSize: maximumFrameSize)
                     return try NIOAsyncChannel<Frame, Frame>(wrappingChannelSynchronously: channel)
                 }
@@ -191,18 +191,16 @@ final class ReadTimeoutHandler: ChannelInboundHandler {
     typealias InboundOut = ByteBuffer
 
     private let seconds: Double
-    private let closeAt: Double
-    private let started: Double
+    private let session: SessionDeadline?
     private let clock: any SyncScheduler
     private let flag: TimeoutFlag
     private let watcher: DeadlineWatcher
     private var deadline = Double.infinity
 
-    init(seconds: Double, closeAt: Double, clock: any SyncScheduler, flag: TimeoutFlag) {
+    init(seconds: Double, session: SessionDeadline?, clock: any SyncScheduler, flag: TimeoutFlag) {
         self.seconds = seconds
-        self.closeAt = closeAt
+        self.session = session
         self.clock = clock
-        self.started = clock.uptime()
         self.flag = flag
         self.watcher = DeadlineWatcher(clock: clock)
     }
@@ -227,14 +225,17 @@ final class ReadTimeoutHandler: ChannelInboundHandler {
     }
 
     private func arm(_ context: ChannelHandlerContext) {
-        deadline = min(clock.uptime() + seconds, closeAt)
+        deadline = min(clock.uptime() + seconds, session?.uptime ?? .infinity)
         watcher.arm(at: deadline, loop: context.eventLoop) { [self] in
             guard context.channel.isActive else { return nil }
             let now = clock.uptime()
             guard now >= deadline else { return deadline }
             let cause =
-                now >= closeAt
-                ? PeerError.sessionTooLong(seconds: closeAt - started) : PeerError.timedOut(seconds: seconds)
+                if let session, now >= session.uptime {
+                    PeerError.sessionTooLong(seconds: session.seconds)
+                } else {
+                    PeerError.timedOut(seconds: seconds)
+                }
             flag.fire(cause)
             context.fireErrorCaught(cause)
             context.close(promise: nil)

@@ -52,8 +52,8 @@ extension StoreNode {
     {
         guard !hashes.isEmpty else { return (StoreCounts(), []) }
         var report = SyncReport()
-        let closeAt = peer.clock.uptime() + configuration.maximumStreamDuration
-        try await peer.withStream(.transfer, closeAt: closeAt) { stream in
+        let deadline = SessionDeadline(seconds: configuration.maximumStreamDuration, from: peer.clock)
+        try await peer.withStream(.transfer, deadline: deadline) { stream in
             try await peer.fetch(
                 hashes, store: store, pubsubTopic: pubsubTopic, admission: admission, stream: &stream,
                 report: &report, logger: logger, progress: { _ in })
@@ -69,6 +69,7 @@ extension StoreNode {
         async throws
         -> (fetched: Int, left: [MessageHash])
     {
+        guard !unserved.isEmpty else { return (0, []) }
         var left = try await store.read { store in try unserved.filter { try store.message(for: $0) == nil } }
         var fetched = 0
         for peer in peers where !left.isEmpty {
