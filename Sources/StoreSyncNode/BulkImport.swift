@@ -109,11 +109,10 @@ struct ParsedBatch: Sendable {
         let (fitting, oversize) = parsed.messages.reduce(
             into: ([(line: Int, message: WakuMessage)](), [(line: Int, reason: String)]())
         ) { split, entry in
-            let size = entry.message.encodedSize
-            if size <= maximumMessageSize {
-                split.0.append(entry)
+            if let tooLarge = MessageAdmission.sizeRefusal(of: entry.message, maximum: maximumMessageSize) {
+                split.1.append((entry.line, tooLarge))
             } else {
-                split.1.append((entry.line, "message of \(size) bytes; at most \(maximumMessageSize) are accepted"))
+                split.0.append(entry)
             }
         }
         messages = fitting

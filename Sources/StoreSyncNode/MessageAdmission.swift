@@ -30,14 +30,18 @@ public struct MessageAdmission: Sendable, Equatable {
         guard pubsubTopics.contains(message.pubsubTopic) else {
             return "pubsub topic \(message.pubsubTopic) is not one this node stores"
         }
-        let size = message.encodedSize
-        guard size <= maximumMessageSize else {
-            return "message of \(size) bytes; at most \(maximumMessageSize) are accepted"
-        }
+        if let tooLarge = Self.sizeRefusal(of: message, maximum: maximumMessageSize) { return tooLarge }
         let (limit, overflow) = now.addingReportingOverflow(maximumFutureSkew)
         if !overflow, message.timestamp > 0, UInt64(message.timestamp) > limit {
             return "timestamp \(message.timestamp) is more than \(maximumFutureSkew / 1_000_000_000) s in the future"
         }
         return nil
+    }
+
+    /// Why `message` is too large for `maximum` bytes of encoding, or nil when it fits: the size
+    /// rule alone, for paths that know no topics or clock (import).
+    public static func sizeRefusal(of message: WakuMessage, maximum: Int) -> String? {
+        let size = message.encodedSize
+        return size <= maximum ? nil : "message of \(size) bytes; at most \(maximum) are accepted"
     }
 }
