@@ -217,7 +217,8 @@ struct HostilePeerTests {
     // MARK: Unbounded work
 
     @Test func anEmptyIdListToInfinityCostsOneFrameOfWork() throws {
-        let keys = (0..<200_000).map { SyncKey(timestamp: UInt64($0), hash: MessageHash(bytes: sha($0))!) }
+        var rng = SplitMix64(seed: 17)
+        let keys = (0..<200_000).map { SyncKey(timestamp: UInt64($0), hash: rng.hash()) }
         let storage = CountingStorage(SortedKeyStorage(keys))
         let responder = try Reconciler(frameSizeLimit: 64 << 10, policy: .adaptive)
         let attack: [UInt8] = [0x61, 0x00, 0x00, 0x02, 0x00]
@@ -423,12 +424,6 @@ struct HostilePeerTests {
             }))
         await node.stop()
     }
-}
-
-/// A hash-sized id from a number.
-private func sha(_ value: Int) -> [UInt8] {
-    var rng = SplitMix64(seed: UInt64(value))
-    return (0..<32).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
 }
 
 /// Storage that counts the keys enumerated through it.
