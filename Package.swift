@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "StoreSyncLMDB", targets: ["StoreSyncLMDB"]),
         .library(name: "StoreSyncNode", targets: ["StoreSyncNode"]),
         .library(name: "StoreSyncProto", targets: ["StoreSyncProto"]),
+        .library(name: "StoreSyncP2P", targets: ["StoreSyncP2P"]),
         .executable(name: "negentropy-harness", targets: ["NegentropyHarness"]),
         .executable(name: "reconcile-fuzz", targets: ["ReconcileFuzz"]),
         .executable(name: "node-decoders-fuzz", targets: ["NodeDecodersFuzz"]),
@@ -19,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
@@ -29,6 +31,11 @@ let package = Package(
             name: "CLibCrypto",
             pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev"])]
+        ),
+        .systemLibrary(
+            name: "CSecp256k1",
+            pkgConfig: "libsecp256k1",
+            providers: [.apt(["libsecp256k1-dev"])]
         ),
         .systemLibrary(
             name: "CLMDB",
@@ -48,9 +55,20 @@ let package = Package(
             dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]
         ),
         .target(
+            name: "StoreSyncP2P",
+            dependencies: [
+                "StoreSyncCore",
+                "CSecp256k1",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .target(
             name: "StoreSyncNode",
             dependencies: [
                 "StoreSyncCore",
+                "StoreSyncP2P",
                 "StoreSyncLMDB",
                 "StoreSyncProto",
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -100,7 +118,7 @@ let package = Package(
         ),
         .target(
             name: "StoreSyncTestSupport",
-            dependencies: ["StoreSyncNode"],
+            dependencies: ["StoreSyncCore", "StoreSyncNode"],
             path: "Tests/StoreSyncTestSupport"
         ),
         .testTarget(
@@ -110,6 +128,7 @@ let package = Package(
                 "StoreSyncCore",
                 "StoreSyncLMDB",
                 "StoreSyncNode",
+                "StoreSyncP2P",
                 "StoreSyncProto",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),

@@ -1,4 +1,5 @@
 import NIOCore
+import StoreSyncCore
 import Synchronization
 
 /// Bytes per second each peer address may send to each service, counted on every byte read

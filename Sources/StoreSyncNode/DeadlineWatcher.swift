@@ -1,4 +1,5 @@
 import NIOCore
+import StoreSyncCore
 
 /// Wakes a channel handler on its event loop once a deadline on a node clock has passed: one task
 /// per channel sleeps until the nearest deadline, then asks the handler (on its loop) whether it

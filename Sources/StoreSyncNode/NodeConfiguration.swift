@@ -1,4 +1,5 @@
 import StoreSyncCore
+import StoreSyncP2P
 
 /// How a node listens and what it accepts. Every bound is a flag of `storesync node`; SPEC.md
 /// section 6 is the table of them with their defaults.
@@ -7,6 +8,12 @@ public struct NodeConfiguration: Sendable {
     public var host: String
     /// The port to listen on; 0 picks a free one.
     public var port: Int
+    /// The TCP port of the libp2p listener (Waku Store v3, metadata, identify); 0 picks a free one.
+    public var p2pPort: Int = 0
+    /// The Waku cluster the node belongs to; peers of another cluster are disconnected.
+    public var clusterID: UInt32 = 0
+    /// The bounds of the libp2p transport.
+    public var p2p = P2PConfiguration()
     /// The pubsub topics the node stores, reconciles and serves.
     public var pubsubTopics: [String]
     /// The largest frame accepted on any stream, checked before it is buffered.

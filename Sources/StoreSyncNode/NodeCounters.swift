@@ -16,6 +16,8 @@ public struct NodeCounts: Sendable, Equatable {
     public var streamErrors = 0
     /// Requests refused by a rate limit (429).
     public var requestsLimited = 0
+    /// libp2p peers disconnected because their metadata named another Waku cluster.
+    public var peersOfOtherClusters = 0
 }
 
 /// Thread-safe holder of a node's counts and open connections.

@@ -1,4 +1,5 @@
 import Logging
+import StoreSyncCore
 import StoreSyncLMDB
 
 /// Applies a store's retention policy at start and then every interval, until its task is

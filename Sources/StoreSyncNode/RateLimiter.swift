@@ -39,30 +39,40 @@ public final class RateLimiter: Sendable {
     /// Takes a token for one request of `peer` on `streamProtocol` at time `now` (seconds, any
     /// monotonic origin), from the peer's bucket and the node's.
     public func admit(_ streamProtocol: StreamProtocol, peer: String, now: Double) -> Decision {
+        admit(streamProtocol, peers: [peer], now: now)
+    }
+
+    /// Takes a token for one request from each of `peers` (one requester known by several names,
+    /// such as its IP address and its PeerId) and from the node's bucket: refused if any is empty.
+    public func admit(_ streamProtocol: StreamProtocol, peers: [String], now: Double) -> Decision {
         guard let limit = policy.limit(for: streamProtocol) else { return .allowed }
         let rate = Double(limit.count) / limit.periodSeconds
         let globalLimit = Double(limit.count * policy.globalMultiple)
         return state.withLock { state in
-            let key = Key(streamProtocol: streamProtocol, peer: peer)
-            var bucket = state.peers[key] ?? Bucket(tokens: Double(limit.count), updated: now)
-            bucket.tokens = min(Double(limit.count), bucket.tokens + (now - bucket.updated) * rate)
-            bucket.updated = now
+            let keys = peers.map { Key(streamProtocol: streamProtocol, peer: $0) }
+            var buckets = keys.map { key in
+                var bucket = state.peers[key] ?? Bucket(tokens: Double(limit.count), updated: now)
+                bucket.tokens = min(Double(limit.count), bucket.tokens + (now - bucket.updated) * rate)
+                bucket.updated = now
+                return bucket
+            }
             var global = state.global[streamProtocol] ?? Bucket(tokens: globalLimit, updated: now)
             global.tokens = min(
                 globalLimit, global.tokens + (now - global.updated) * rate * Double(policy.globalMultiple))
             global.updated = now
             defer {
-                state.peers[key] = bucket
+                for (key, bucket) in zip(keys, buckets) { state.peers[key] = bucket }
                 state.global[streamProtocol] = global
                 if state.peers.count > maximumPeers {
                     Self.forgetIdle(&state.peers, now: now, policy: policy, maximum: maximumPeers)
                 }
             }
-            guard bucket.tokens >= 1, global.tokens >= 1 else {
-                let missing = 1 - min(bucket.tokens, global.tokens / Double(policy.globalMultiple))
+            let lowest = buckets.map(\.tokens).min() ?? Double(limit.count)
+            guard lowest >= 1, global.tokens >= 1 else {
+                let missing = 1 - min(lowest, global.tokens / Double(policy.globalMultiple))
                 return .limited(retryAfterMilliseconds: max(1, Int((missing / rate * 1_000).rounded(.up))))
             }
-            bucket.tokens -= 1
+            for index in buckets.indices { buckets[index].tokens -= 1 }
             global.tokens -= 1
             return .allowed
         }

@@ -1,3 +1,5 @@
+import StoreSyncCore
+
 /// When a client's session must end, whatever its peer sends: every stream of the session is
 /// closed then (`PeerError.sessionTooLong`).
 public struct SessionDeadline: Sendable, Equatable {

@@ -3,6 +3,7 @@ import NIOCore
 import NIOPosix
 import StoreSyncCore
 import StoreSyncLMDB
+import StoreSyncP2P
 import StoreSyncProto
 import SwiftProtobuf
 
@@ -30,11 +31,20 @@ public final class StoreNode: Sendable {
     private let serverChannel: NIOAsyncChannel<InboundConnection, Never>
     /// The bytes of received frames held now, against the node's bounds.
     public let buffers: BufferBudget
+    /// The node's libp2p host: its identity and the services Waku peers reach.
+    public let host: P2PHost
+    private let listener: P2PListener
+
+    /// Where Waku peers reach the node: `/ip4/…/tcp/…/p2p/<PeerId>`.
+    public var address: Multiaddr? { listener.address }
 
     private init(
         store: MessageStore, configuration: NodeConfiguration, logger: Logger, metrics: NodeMetrics,
-        clock: any SyncScheduler, buffers: BufferBudget, channel: NIOAsyncChannel<InboundConnection, Never>
+        clock: any SyncScheduler, buffers: BufferBudget, channel: NIOAsyncChannel<InboundConnection, Never>,
+        host: P2PHost, listener: P2PListener
     ) {
+        self.host = host
+        self.listener = listener
         self.store = store
         self.metrics = metrics
         self.clock = clock
@@ -56,7 +66,8 @@ public final class StoreNode: Sendable {
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         logger: Logger = Logger(label: "storesync.node"),
         metrics: NodeMetrics = .disabled,
-        clock: any SyncScheduler = SystemScheduler()
+        clock: any SyncScheduler = SystemScheduler(),
+        identity: PrivateKey? = nil
     ) async throws -> StoreNode {
         let maximumFrameSize = configuration.maximumFrameSize
         let handshake = configuration.handshakeTimeout
@@ -90,9 +101,22 @@ public final class StoreNode: Sendable {
                     return InboundConnection(channel: frames, ledger: ledger)
                 }
             }
-        return StoreNode(
+        let hostLogger = logger
+        let host = P2PHost(
+            identity: try identity ?? PrivateKey.generate(.secp256k1), configuration: configuration.p2p, clock: clock,
+            group: group, report: { hostLogger.debug("\($0)") })
+        let listener: P2PListener
+        do {
+            listener = try await host.listen(host: configuration.host, port: configuration.p2pPort)
+        } catch {
+            try? await channel.channel.close()
+            throw error
+        }
+        let node = StoreNode(
             store: store, configuration: configuration, logger: logger, metrics: metrics, clock: clock,
-            buffers: buffers, channel: channel)
+            buffers: buffers, channel: channel, host: host, listener: listener)
+        node.registerServices(on: host)
+        return node
     }
 
     /// What the node has served and refused so far.
@@ -106,10 +130,13 @@ public final class StoreNode: Sendable {
 
     /// Accepts and serves streams until `close()`.
     public func serve() async throws {
-        try await serverChannel.executeThenClose { inbound in
-            try await withThrowingDiscardingTaskGroup { group in
-                for try await connection in inbound {
-                    group.addTask { await self.handle(connection) }
+        try await withThrowingDiscardingTaskGroup { servers in
+            servers.addTask { try await self.listener.serve() }
+            try await serverChannel.executeThenClose { inbound in
+                try await withThrowingDiscardingTaskGroup { group in
+                    for try await connection in inbound {
+                        group.addTask { await self.handle(connection) }
+                    }
                 }
             }
         }
@@ -117,6 +144,7 @@ public final class StoreNode: Sendable {
 
     /// Stops accepting streams; streams under way finish.
     public func close() async {
+        await listener.close()
         try? await serverChannel.channel.close()
     }
 

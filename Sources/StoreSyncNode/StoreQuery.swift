@@ -16,11 +16,18 @@ public enum StoreQuery {
     /// The most content topics one request may name.
     public static let maximumContentTopics = 10
 
-    /// The 429 response to a request refused by a rate limit, made without decoding it.
-    static func limited(_ description: String) throws -> ByteBuffer {
+    /// The 429 response to a request refused by a rate limit, made without decoding it (so its
+    /// request id is not known: the reference node answers "N/A").
+    static func limited(_ description: String, requestID: String = "") throws -> ByteBuffer {
+        try refusal(.tooManyRequests, "TOO_MANY_REQUESTS: \(description)", requestID: requestID)
+    }
+
+    /// A response that carries only a status.
+    static func refusal(_ code: StatusCode, _ description: String, requestID: String = "") throws -> ByteBuffer {
         var response = Waku_Store_V3_StoreQueryResponse()
-        response.statusCode = UInt32(StatusCode.tooManyRequests.rawValue)
-        response.statusDesc = "TOO_MANY_REQUESTS: \(description)"
+        response.requestID = requestID
+        response.statusCode = UInt32(code.rawValue)
+        response.statusDesc = description
         return ByteBuffer(bytes: try response.serializedBytes() as [UInt8])
     }
 

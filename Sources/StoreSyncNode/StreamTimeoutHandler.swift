@@ -1,4 +1,5 @@
 import NIOCore
+import StoreSyncCore
 
 /// Closes a stream that is too slow: no hello within the handshake timeout, no complete frame
 /// within the idle timeout (a client trickling bytes never completes one: slowloris), or a stream

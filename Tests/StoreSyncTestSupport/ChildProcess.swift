@@ -19,6 +19,10 @@ public final class ChildProcess {
 
     private let process = Process()
     private let shared = Shared()
+    /// The child's standard input when it is kept open for `send(line:)`, and the queue (a thread
+    /// of Dispatch's, not the cooperative pool) that writes to it in order.
+    private let input: FileHandle?
+    private let inputQueue = DispatchQueue(label: "storesync.child-input")
     private var iterator: AsyncStream<String>.Iterator
     /// Every line read so far.
     public private(set) var lines: [String] = []
@@ -30,7 +34,7 @@ public final class ChildProcess {
     /// which is then closed. Standard error is read with the output unless `discardErrors`.
     public init(
         _ executable: URL, _ arguments: [String], environment: [String: String]? = nil, input: Data? = nil,
-        discardErrors: Bool = false
+        discardErrors: Bool = false, interactive: Bool = false
     ) throws {
         process.executableURL = executable
         process.arguments = arguments
@@ -74,8 +78,10 @@ public final class ChildProcess {
             }
             for waiter in waiters { waiter.resume(returning: status) }
         }
-        let stdin = input.map { _ in Pipe() }
+        let stdin = input != nil || interactive ? Pipe() : nil
         if let stdin { process.standardInput = stdin }
+        self.input = interactive ? stdin?.fileHandleForWriting : nil
+        if interactive { signal(SIGPIPE, SIG_IGN) }
         try process.run()
         reader.start()
         if let stdin, let input {
@@ -123,6 +129,18 @@ public final class ChildProcess {
             }
             if let status { continuation.resume(returning: status) }
         }
+    }
+
+    /// Writes `line` and a newline to the child's standard input (started `interactive`).
+    public func send(line: String) {
+        guard let input else { return }
+        inputQueue.async { try? input.write(contentsOf: Data((line + "\n").utf8)) }
+    }
+
+    /// Closes the child's standard input.
+    public func closeInput() {
+        guard let input else { return }
+        inputQueue.async { try? input.close() }
     }
 
     /// Sends `signal` to the child (SIGTERM asks it to stop, SIGKILL stops it at once).

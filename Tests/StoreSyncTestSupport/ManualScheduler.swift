@@ -1,3 +1,4 @@
+import StoreSyncCore
 import StoreSyncNode
 import Synchronization
 

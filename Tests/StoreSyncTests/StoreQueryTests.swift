@@ -19,7 +19,8 @@ struct StoreQueryTests {
     }
 
     /// Pages through a query to the end, checking each page is in forward order.
-    static func allPages(_ client: NodeClient, _ base: Waku_Store_V3_StoreQueryRequest) async throws -> [[MessageHash]]
+    static func allPages(_ client: some StoreQuerying, _ base: Waku_Store_V3_StoreQueryRequest) async throws
+        -> [[MessageHash]]
     {
         var pages = [[MessageHash]]()
         var request = base

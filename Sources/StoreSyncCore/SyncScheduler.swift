@@ -1,5 +1,4 @@
 import Dispatch
-import StoreSyncCore
 
 /// The clock of a node: the time source and timer of its background work (periodic sync, resume,
 /// watermarks) and of its limits (rate and bandwidth buckets, stream timeouts). The system clock

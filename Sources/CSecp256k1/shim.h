@@ -1,0 +1,4 @@
+#ifndef STORESYNC_CSECP256K1_SHIM_H
+#define STORESYNC_CSECP256K1_SHIM_H
+#include <secp256k1.h>
+#endif
