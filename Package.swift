@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "negentropy-harness", targets: ["NegentropyHarness"]),
         .executable(name: "reconcile-fuzz", targets: ["ReconcileFuzz"]),
         .executable(name: "node-decoders-fuzz", targets: ["NodeDecodersFuzz"]),
+        .executable(name: "p2p-decoders-fuzz", targets: ["P2PDecodersFuzz"]),
         .executable(name: "storesync", targets: ["StoreSyncCLI"]),
         .executable(name: "store-torture", targets: ["StoreTorture"]),
     ],
@@ -86,6 +87,7 @@ let package = Package(
                 "StoreSyncCore",
                 "StoreSyncLMDB",
                 "StoreSyncNode",
+                "StoreSyncP2P",
                 "StoreSyncProto",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -110,6 +112,14 @@ let package = Package(
             name: "NodeDecodersFuzz",
             dependencies: ["StoreSyncCore", "StoreSyncLMDB", "StoreSyncNode", "StoreSyncProto", "FuzzSupport"],
             path: "Fuzz/NodeDecodersFuzz",
+            exclude: ["corpus"]
+        ),
+        .executableTarget(
+            name: "P2PDecodersFuzz",
+            dependencies: [
+                "StoreSyncP2P", "StoreSyncNode", "FuzzSupport", .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Fuzz/P2PDecodersFuzz",
             exclude: ["corpus"]
         ),
         .executableTarget(

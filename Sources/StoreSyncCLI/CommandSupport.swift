@@ -4,6 +4,7 @@ import NIOCore
 import StoreSyncCore
 import StoreSyncLMDB
 import StoreSyncNode
+import StoreSyncP2P
 
 /// A `HOST:PORT` argument.
 struct Endpoint: ExpressibleByArgument, CustomStringConvertible {
@@ -20,6 +21,45 @@ struct Endpoint: ExpressibleByArgument, CustomStringConvertible {
 
     var description: String { "\(host):\(port)" }
     var client: NodeClient { NodeClient(host: host, port: port) }
+}
+
+/// A node to talk to: a libp2p multiaddr (`/ip4/…/tcp/…/p2p/<PeerId>`), or HOST:PORT for this
+/// project's framing listener.
+enum NodeAddress: ExpressibleByArgument, CustomStringConvertible {
+    case libp2p(Multiaddr)
+    case framing(Endpoint)
+
+    init?(argument: String) {
+        if argument.hasPrefix("/") {
+            guard let address = try? Multiaddr(argument), address.peerID != nil, address.hostAndPort != nil else {
+                return nil
+            }
+            self = .libp2p(address)
+        } else {
+            guard let endpoint = Endpoint(argument: argument) else { return nil }
+            self = .framing(endpoint)
+        }
+    }
+
+    var description: String {
+        switch self {
+        case .libp2p(let address): address.description
+        case .framing(let endpoint): endpoint.description
+        }
+    }
+}
+
+/// `--key-type`.
+struct KeyTypeArgument: ExpressibleByArgument {
+    let type: KeyType
+
+    init?(argument: String) {
+        switch argument {
+        case "secp256k1": type = .secp256k1
+        case "ed25519": type = .ed25519
+        default: return nil
+        }
+    }
 }
 
 /// A duration argument such as `90s`, `30m`, `1h` or `2d`.

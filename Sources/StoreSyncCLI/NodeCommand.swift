@@ -5,6 +5,7 @@ import ServiceLifecycle
 import StoreSyncCore
 import StoreSyncLMDB
 import StoreSyncNode
+import StoreSyncP2P
 
 /// `storesync node`: a long-running node, stopped cleanly by SIGINT or SIGTERM.
 struct Node: AsyncParsableCommand {
@@ -15,6 +16,27 @@ struct Node: AsyncParsableCommand {
 
     @Option(help: "Address to listen on, HOST:PORT.")
     var listen = Endpoint(argument: "127.0.0.1:9000")!
+
+    @Option(help: "TCP port of the libp2p listener (Waku Store v3, metadata, identify) on the --listen address.")
+    var p2pPort = 60_000
+
+    @Option(
+        help:
+            "Type of the node's identity key when it is first made: secp256k1 (the only one an ENR carries) or ed25519."
+    )
+    var keyType: KeyTypeArgument?
+
+    @Option(help: "Waku cluster id; peers of another cluster are disconnected (the Waku network uses 1).")
+    var clusterId: UInt32 = 0
+
+    @Option(help: "Seconds a libp2p connection has to finish its security and muxer handshakes.")
+    var p2pHandshakeTimeout = 10.0
+
+    @Option(help: "Streams open at once on one libp2p connection.")
+    var maxStreamsPerConnection = 64
+
+    @Option(help: "libp2p connections open at once with one PeerId.")
+    var maxConnectionsPerPeerId = 4
 
     @Option(name: .customLong("peer"), help: "A peer to sync with at start, HOST:PORT (repeatable).")
     var peers: [Endpoint] = []
@@ -165,6 +187,13 @@ struct Node: AsyncParsableCommand {
                     + "the store keeps its data under the cap from now on, and `mdb_copy -c` compacts the file offline")
         }
         let endpoint = MetricsEndpoint(store: store)
+        let identity: PrivateKey
+        do {
+            identity = try NodeIdentity.loadOrCreate(directory: dataDir, type: keyType?.type)
+        } catch {
+            printError("\(error)")
+            throw ExitCode(1)
+        }
         let node: StoreNode
         do {
             node = try await StoreNode.bind(
@@ -181,13 +210,18 @@ struct Node: AsyncParsableCommand {
                     sessionBudget: SessionBudget(maximumRounds: maxSessionRounds, maximumKeys: maxSessionKeys),
                     maximumOfferKeys: maxOfferKeys, maximumMessageSize: maxMessageSize,
                     maximumFutureSkewSeconds: maxFutureSkew, maximumBufferedBytes: maxBufferedBytes,
-                    maximumBufferedBytesPerConnection: maxBufferedBytesPerConnection),
-                logger: logger, metrics: endpoint.metrics)
+                    maximumBufferedBytesPerConnection: maxBufferedBytesPerConnection
+                ).withLibp2p(
+                    port: p2pPort, clusterID: clusterId, handshakeTimeout: p2pHandshakeTimeout,
+                    maximumStreamsPerConnection: maxStreamsPerConnection,
+                    maximumConnectionsPerPeer: maxConnectionsPerPeerId),
+                logger: logger, metrics: endpoint.metrics, identity: identity)
         } catch {
             printError("cannot listen on \(listen): \(error); is the port free and the address local?")
             throw ExitCode(1)
         }
         say("listening on \(listen.host):\(node.port), data in \(dataDir), retention \(retention.policy)")
+        say("libp2p listening on \(node.address.map(String.init(describing:)) ?? "?") (cluster \(clusterId))")
         var metricsServer: MetricsServer?
         if let metricsListen {
             do {

@@ -3,6 +3,7 @@ import Foundation
 import StoreSyncCore
 import StoreSyncLMDB
 import StoreSyncNode
+import StoreSyncP2P
 import StoreSyncProto
 import Synchronization
 
@@ -10,8 +11,8 @@ import Synchronization
 struct Query: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Query a node's store (Waku Store v3).")
 
-    @Option(help: "The node, HOST:PORT.")
-    var node: Endpoint
+    @Option(help: "The node: its libp2p multiaddr /ip4/…/tcp/…/p2p/<PeerId> (Waku Store v3), or HOST:PORT.")
+    var node: NodeAddress
 
     @Option(help: "Message hashes, hex, comma-separated.")
     var hashes: String?
@@ -65,10 +66,21 @@ struct Query: AsyncParsableCommand {
         if let start { request.timeStart = start }
         if let end { request.timeEnd = end }
         var total = 0
+        let ask: (Waku_Store_V3_StoreQueryRequest) async throws -> Waku_Store_V3_StoreQueryResponse
+        var wakuClient: WakuStoreClient?
+        switch node {
+        case .libp2p(let address):
+            let client = try WakuStoreClient(address: address)
+            wakuClient = client
+            ask = { try await client.query($0) }
+        case .framing(let endpoint):
+            let policy = retry.policy
+            ask = { try await endpoint.client.query($0, retrying: policy) }
+        }
+        defer { wakuClient?.close() }
         do {
             while true {
-                let response = try await node.client.query(
-                    request, retrying: retry.policy)
+                let response = try await ask(request)
                 guard response.statusCode == 200 else {
                     printError("query refused: \(response.statusCode) \(response.statusDesc)")
                     throw ExitCode(1)
@@ -81,10 +93,17 @@ struct Query: AsyncParsableCommand {
         } catch let exit as ExitCode {
             throw exit
         } catch {
-            printError(explain(error, peer: node))
+            printError(explainQuery(error))
             throw ExitCode(1)
         }
         if !json { print("\(total) messages") }
+    }
+
+    private func explainQuery(_ error: any Error) -> String {
+        switch node {
+        case .framing(let endpoint): explain(error, peer: endpoint)
+        case .libp2p(let address): "query to \(address) failed: \(error)"
+        }
     }
 
     private func line(_ entry: Waku_Store_V3_WakuMessageKeyValue) -> String {

@@ -117,3 +117,20 @@ public struct NodeConfiguration: Sendable {
             maximumFutureSkewSeconds: maximumFutureSkewSeconds)
     }
 }
+
+extension NodeConfiguration {
+    /// This configuration with the libp2p listener's settings.
+    public func withLibp2p(
+        port: Int, clusterID: UInt32, handshakeTimeout: Double, maximumStreamsPerConnection: Int,
+        maximumConnectionsPerPeer: Int
+    ) -> NodeConfiguration {
+        var configuration = self
+        configuration.p2pPort = port
+        configuration.clusterID = clusterID
+        configuration.p2p.handshakeTimeout = handshakeTimeout
+        configuration.p2p.maximumStreamsPerConnection = maximumStreamsPerConnection
+        configuration.p2p.maximumConnectionsPerPeer = maximumConnectionsPerPeer
+        configuration.p2p.maximumConnections = maximumConnections
+        return configuration
+    }
+}

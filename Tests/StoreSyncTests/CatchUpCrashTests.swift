@@ -56,7 +56,7 @@ struct CatchUpCrashTests {
         }
         let topicFlags = Self.topics.flatMap { ["--pubsub-topic", $0] }
         let peerProcess = try Self.start(
-            ["node", "--data-dir", directory.sub("peer"), "--listen", "127.0.0.1:0"] + topicFlags)
+            ["node", "--data-dir", directory.sub("peer"), "--listen", "127.0.0.1:0", "--p2p-port", "0"] + topicFlags)
         let peerPort = try #require(Self.port(await peerProcess.nextLine { $0.contains("listening on") }))
 
         var plannedSlices: [Int] = []
@@ -64,7 +64,8 @@ struct CatchUpCrashTests {
         for attempt in 1...6 where !finished {
             let node = try Self.start(
                 [
-                    "node", "--data-dir", directory.sub("local"), "--listen", "127.0.0.1:0", "--peer",
+                    "node", "--data-dir", directory.sub("local"), "--listen", "127.0.0.1:0", "--p2p-port", "0",
+                    "--peer",
                     "127.0.0.1:\(peerPort)", "--resume-slice", "1800", "--sync-interval", "86400",
                 ] + topicFlags)
             let planned = await node.nextLine { $0.contains("catching up on") }

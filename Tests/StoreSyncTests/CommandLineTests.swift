@@ -38,7 +38,7 @@ struct CommandLineTests {
         let node = try ChildProcess(
             Self.executable,
             [
-                "node", "--data-dir", directory.sub("a"), "--listen", "127.0.0.1:0", "--allow-push",
+                "node", "--data-dir", directory.sub("a"), "--listen", "127.0.0.1:0", "--p2p-port", "0", "--allow-push",
                 "--metrics-listen", "127.0.0.1:0", "--retention", "capacity:58",
             ])
         _ = await node.nextLine { $0.hasSuffix("/metrics") }
@@ -54,8 +54,15 @@ struct CommandLineTests {
                 .flatMap { Int($0.split(separator: ":").last?.filter(\.isNumber) ?? "") },
             "node said: \(seen)")
 
+        // Store v3 over libp2p, at the multiaddr the node printed; its key is kept for its owner only.
+        let multiaddr = try #require(
+            seen.split(separator: "\n").first { $0.hasPrefix("libp2p listening on") }
+                .flatMap { $0.split(separator: " ").first { $0.hasPrefix("/ip4/") } }.map(String.init),
+            "node said: \(seen)")
+        let keyFile = try FileManager.default.attributesOfItem(atPath: directory.sub("a") + "/node.key")
+        #expect((keyFile[.posixPermissions] as? Int) == 0o600)
         let query = try await Self.run([
-            "query", "--node", endpoint, "--pubsub-topic", "/waku/2/rs/0/0", "--content-topic", "/test/1/c0/proto",
+            "query", "--node", multiaddr, "--pubsub-topic", "/waku/2/rs/0/0", "--content-topic", "/test/1/c0/proto",
             "--include-data", "--all-pages", "--limit", "7", "--json",
         ])
         #expect(query.status == 0, "\(query.output)")

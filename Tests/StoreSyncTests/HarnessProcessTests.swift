@@ -91,7 +91,10 @@ struct HarnessProcessTests {
 
 @Suite("Fuzz corpus replay")
 struct FuzzCorpusReplayTests {
-    @Test(arguments: [("reconcile-fuzz", "ReconcileFuzz"), ("node-decoders-fuzz", "NodeDecodersFuzz")])
+    @Test(arguments: [
+        ("reconcile-fuzz", "ReconcileFuzz"), ("node-decoders-fuzz", "NodeDecodersFuzz"),
+        ("p2p-decoders-fuzz", "P2PDecodersFuzz"),
+    ])
     func committedCorpusReplaysWithoutAViolation(executableName: String, directoryName: String) async throws {
         let directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
         let executable = directory.appendingPathComponent(executableName)

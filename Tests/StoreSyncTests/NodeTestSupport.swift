@@ -4,6 +4,7 @@ import StoreSyncCore
 import StoreSyncLMDB
 import StoreSyncNode
 import StoreSyncTestSupport
+import Testing
 
 /// A node on loopback with its own store in a temporary directory, serving until `stop()`.
 final class TestNode {
@@ -38,6 +39,11 @@ final class TestNode {
 
     /// A client of this node. Its read timeout is long: tests of timeouts make their own clients.
     var client: NodeClient { NodeClient(host: "127.0.0.1", port: node.port, readTimeout: 600) }
+
+    /// A Waku Store v3 client of this node over libp2p.
+    func wakuClient() throws -> WakuStoreClient {
+        try WakuStoreClient(address: try #require(node.address), timeout: 600)
+    }
 
     func stop() async {
         await node.close()

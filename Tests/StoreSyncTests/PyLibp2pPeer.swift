@@ -10,6 +10,8 @@ protocol StoreQuerying {
 
 extension NodeClient: StoreQuerying {}
 
+extension WakuStoreClient: StoreQuerying {}
+
 /// A py-libp2p peer (PyPI `libp2p==0.8.1`, in `.venv-p2p`, made by `scripts/setup-p2p`) driven
 /// through `Tests/Interop/p2p_peer.py`: an implementation of libp2p this project did not write.
 final class PyLibp2pPeer: StoreQuerying {

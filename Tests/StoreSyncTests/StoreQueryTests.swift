@@ -5,7 +5,7 @@ import StoreSyncNode
 import StoreSyncProto
 import Testing
 
-@Suite("Store v3 queries over the network")
+@Suite("Store v3 queries over libp2p")
 struct StoreQueryTests {
     static let topic = "/waku/2/rs/0/0"
 
@@ -56,19 +56,19 @@ struct StoreQueryTests {
             $0.timeEnd = end
             $0.paginationLimit = 30
         }
-        let forward = try await Self.allPages(node.client, base)
+        let forward = try await Self.allPages(try node.wakuClient(), base)
         #expect(forward.joined().map { $0 } == matching.map(\.hash))
         #expect(forward.dropLast().allSatisfy { $0.count == 30 })
 
         var backwardBase = base
         backwardBase.paginationForward = false
-        let backward = try await Self.allPages(node.client, backwardBase)
+        let backward = try await Self.allPages(try node.wakuClient(), backwardBase)
         // Pages come newest first, each in forward order inside.
         #expect(backward.reversed().joined().map { $0 } == matching.map(\.hash))
         #expect(backward.first == Array(matching.suffix(30).map(\.hash)))
 
         // No filter at all: every message, default page size 20.
-        let everything = try await Self.allPages(node.client, Self.request { _ in })
+        let everything = try await Self.allPages(try node.wakuClient(), Self.request { _ in })
         #expect(everything.first?.count == 20)
         #expect(Set(everything.joined()) == Set(messages.map(\.hash)))
         await node.stop()
@@ -79,13 +79,14 @@ struct StoreQueryTests {
         let messages = try testMessages(count: 10, seed: 6)
         _ = try await node.store.ingest(Array(messages.prefix(5)))
         let asked = [messages[1].hash, messages[7].hash, messages[3].hash]
-        let withData = try await node.client.query(Self.request { $0.messageHashes = asked.map { Data($0.bytes) } })
+        let withData = try await node.wakuClient().query(
+            Self.request { $0.messageHashes = asked.map { Data($0.bytes) } })
         #expect(withData.statusCode == 200)
         #expect(withData.requestID == "r1")
         #expect(withData.messages.map { Array($0.messageHash) } == [messages[1].hash.bytes, messages[3].hash.bytes])
         #expect(withData.messages.first?.message.payload == Data(messages[1].payload))
         #expect(withData.messages.first?.pubsubTopic == Self.topic)
-        let presence = try await node.client.query(
+        let presence = try await node.wakuClient().query(
             Self.request {
                 $0.includeData = false
                 $0.messageHashes = asked.map { Data($0.bytes) }
@@ -136,11 +137,11 @@ struct StoreQueryTests {
             ),
         ]
         for (name, request) in cases {
-            let response = try await node.client.query(request)
+            let response = try await node.wakuClient().query(request)
             #expect(response.statusCode == 400, "\(name): \(response.statusCode) \(response.statusDesc)")
             #expect(!response.statusDesc.isEmpty && response.messages.isEmpty, "\(name)")
         }
-        let large = try await node.client.query(Self.request { $0.paginationLimit = 1_000 })
+        let large = try await node.wakuClient().query(Self.request { $0.paginationLimit = 1_000 })
         #expect(large.statusCode == 200 && large.messages.count == 5)
         await node.stop()
     }

@@ -16,6 +16,9 @@ extension P2PHost {
             return
         }
         defer { release(ip: ip, peer: nil) }
+        let id = ObjectIdentifier(channel.channel)
+        channels.withLock { $0[id] = channel.channel }
+        defer { channels.withLock { $0[id] = nil } }
         do {
             try await channel.executeThenClose { inbound, outbound in
                 try await serve(channel.channel, inbound, outbound, role: role, expected: expected, ip: ip, established)

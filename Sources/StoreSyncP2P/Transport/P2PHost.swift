@@ -24,6 +24,8 @@ public final class P2PHost: Sendable {
     private let observers = Mutex<[ConnectionObserver]>([])
     private let listenAddresses = Mutex<[Multiaddr]>([])
     let counts = Mutex(ConnectionCounts())
+    /// Every connection open now, to close them all at shutdown.
+    let channels = Mutex<[ObjectIdentifier: any Channel]>([:])
     /// Reports what the host refused or dropped, for logs and metrics.
     let report: @Sendable (String) -> Void
 
@@ -108,6 +110,11 @@ public final class P2PHost: Sendable {
         }
     }
 
+    /// Closes every connection, inbound and outbound.
+    public func closeConnections() {
+        for channel in channels.withLock({ Array($0.values) }) { channel.close(promise: nil) }
+    }
+
     /// The addresses this host listens on, with its PeerId.
     public var addresses: [Multiaddr] { listenAddresses.withLock { $0 } }
 
@@ -166,8 +173,9 @@ public final class P2PListener: Sendable {
         }
     }
 
-    /// Stops accepting connections.
+    /// Stops accepting connections and closes the host's connections.
     public func close() async {
         try? await channel.channel.close()
+        host.closeConnections()
     }
 }

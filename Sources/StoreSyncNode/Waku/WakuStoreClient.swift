@@ -1,0 +1,76 @@
+import NIOCore
+import StoreSyncCore
+import StoreSyncP2P
+import StoreSyncProto
+import Synchronization
+
+/// A Waku Store v3 client over libp2p: dials the node once, then one stream per query (a
+/// varint-prefixed `StoreQueryRequest` out, a varint-prefixed `StoreQueryResponse` back).
+public final class WakuStoreClient: Sendable {
+    /// Why a query failed.
+    public enum Failure: Error, CustomStringConvertible {
+        case timeout(Double)
+        case noResponse
+        case malformedResponse(String)
+
+        public var description: String {
+            switch self {
+            case .timeout(let seconds): "no answer within \(seconds) s"
+            case .noResponse: "the node closed the stream without an answer"
+            case .malformedResponse(let reason): "the answer is not a StoreQueryResponse: \(reason)"
+            }
+        }
+    }
+
+    /// The largest response read: a page of 100 messages of at most 150 KiB each, and framing.
+    public static let maximumResponse = 16 << 20
+
+    /// The node queried.
+    public let address: Multiaddr
+    private let host: P2PHost
+    private let timeout: Double
+    private let connection = Mutex<P2PConnection?>(nil)
+
+    /// A client of the node at `address` (with its `/p2p/` PeerId), with a fresh identity unless
+    /// one is given; each query waits at most `timeout` seconds.
+    public init(address: Multiaddr, identity: PrivateKey? = nil, timeout: Double = 30) throws {
+        self.address = address
+        self.host = P2PHost(identity: try identity ?? PrivateKey.generate(.ed25519))
+        self.timeout = timeout
+    }
+
+    private func connected() async throws -> P2PConnection {
+        if let open = connection.withLock({ $0 }), open.isActive { return open }
+        let fresh = try await host.dial(address)
+        connection.withLock { $0 = fresh }
+        return fresh
+    }
+
+    /// Sends one query and reads its answer.
+    public func query(_ request: Waku_Store_V3_StoreQueryRequest) async throws -> Waku_Store_V3_StoreQueryResponse {
+        let stream = try await connected().newStream([StoreNode.storeQueryProtocol])
+        defer { stream.close() }
+        let watchdog = Watchdog(after: timeout, clock: SystemScheduler()) { stream.reset() }
+        defer { watchdog.cancel() }
+        do {
+            try await stream.writePrefixed(ByteBuffer(bytes: try request.serializedBytes() as [UInt8]))
+            stream.closeWrite()
+            guard
+                let answer = try await stream.readPrefixed(
+                    limit: Self.maximumResponse, what: "StoreQueryResponse")
+            else { throw Failure.noResponse }
+            do {
+                return try Waku_Store_V3_StoreQueryResponse(serializedBytes: Array(answer.readableBytesView))
+            } catch {
+                throw Failure.malformedResponse("\(error)")
+            }
+        } catch P2PError.reset where watchdog.fired {
+            throw Failure.timeout(timeout)
+        }
+    }
+
+    /// Closes the connection.
+    public func close() {
+        connection.withLock { $0 }?.close()
+    }
+}
