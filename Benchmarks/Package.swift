@@ -40,6 +40,17 @@ let package = Package(
             path: "Sources/NodeBench"
         ),
         .executableTarget(
+            name: "p2p-bench",
+            dependencies: [
+                .product(name: "StoreSyncCore", package: "StoreSync"),
+                .product(name: "StoreSyncLMDB", package: "StoreSync"),
+                .product(name: "StoreSyncNode", package: "StoreSync"),
+                .product(name: "StoreSyncP2P", package: "StoreSync"),
+                .product(name: "StoreSyncProto", package: "StoreSync"),
+            ],
+            path: "Sources/P2PBench"
+        ),
+        .executableTarget(
             name: "store-bench",
             dependencies: [
                 .product(name: "StoreSyncCore", package: "StoreSync"),
