@@ -47,6 +47,14 @@ enum NodeAddress: ExpressibleByArgument, CustomStringConvertible {
         case .framing(let endpoint): endpoint.description
         }
     }
+
+    /// A client of the node; over libp2p it proves `identity` (a fresh one when nil).
+    func client(identity: PrivateKey? = nil) throws -> NodeClient {
+        switch self {
+        case .libp2p(let address): try NodeClient(address: address, identity: identity)
+        case .framing(let endpoint): endpoint.client
+        }
+    }
 }
 
 /// `--key-type`.
@@ -78,7 +86,7 @@ struct DurationArgument: ExpressibleByArgument {
 extension SplitPolicy: ExpressibleByArgument {}
 
 /// Turns failures into messages that name the problem and the fix.
-func explain(_ error: any Error, peer: Endpoint? = nil, dataDirectory: String? = nil) -> String {
+func explain(_ error: any Error, peer: (any CustomStringConvertible)? = nil, dataDirectory: String? = nil) -> String {
     switch error {
     case let error as StoreError:
         return "\(error)" + (dataDirectory.map { " (data directory \($0): check the path and its permissions)" } ?? "")

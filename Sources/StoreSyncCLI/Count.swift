@@ -14,7 +14,7 @@ struct Count: AsyncParsableCommand {
             """)
 
     @Option(name: .customLong("node"), help: "A node, HOST:PORT (repeatable, at least two).")
-    var nodes: [Endpoint] = []
+    var nodes: [NodeAddress] = []
 
     @Option(help: "The pubsub topic.")
     var pubsubTopic = "/waku/2/rs/0/0"
@@ -50,7 +50,7 @@ struct Count: AsyncParsableCommand {
         let end = self.end ?? WallClock.nanoseconds()
         let start = self.start ?? (end - min(end, 3_600_000_000_000))
         let filter = CountFilter(pubsubTopic: pubsubTopic, contentTopics: contentTopics, timeRange: start..<end)
-        let named = nodes.map { (name: $0.description, client: $0.client) }
+        let named = try nodes.map { (name: $0.description, client: try $0.client()) }
         let table: CrossNodeCount
         do {
             table = try await CrossNodeCount.gather(nodes: named, filter: filter, bucketWidth: bucket.nanoseconds)

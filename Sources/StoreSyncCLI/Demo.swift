@@ -72,9 +72,11 @@ struct Demo: AsyncParsableCommand {
         for (node, count) in zip(nodes, before) { print("  \(node.name): \(count) messages before sync") }
 
         var total = SyncReport()
-        // Around the ring: each sync leaves both sides with the union of what they held.
+        // Around the ring, over libp2p (Noise, yamux): each sync leaves both sides with the union
+        // of what they held.
         for (a, b) in [(0, 1), (1, 2), (2, 0)] {
-            let peer = NodeClient(host: "127.0.0.1", port: nodes[b].node.port)
+            guard let address = nodes[b].node.address else { throw ExitCode(1) }
+            let peer = try NodeClient(address: address)
             let report = try await peer.sync(
                 store: nodes[a].store, pubsubTopic: Self.topic, policy: policy, logger: logger)
             print(

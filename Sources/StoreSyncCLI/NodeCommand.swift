@@ -14,11 +14,14 @@ struct Node: AsyncParsableCommand {
     @Option(help: "Directory of the node's LMDB store (created if missing).")
     var dataDir: String
 
-    @Option(help: "Address to listen on, HOST:PORT.")
-    var listen = Endpoint(argument: "127.0.0.1:9000")!
+    @Option(help: "Address of the libp2p listener (Waku peers, this project's protocols), HOST:PORT.")
+    var listen = Endpoint(argument: "127.0.0.1:60000")!
 
-    @Option(help: "TCP port of the libp2p listener (Waku Store v3, metadata, identify) on the --listen address.")
-    var p2pPort = 60_000
+    @Option(
+        help:
+            "Also serve this project's framing protocols in plaintext at HOST:PORT (same host as --listen), for framing-only peers and tools; off by default."
+    )
+    var plaintextListen: Endpoint?
 
     @Option(
         help:
@@ -38,8 +41,15 @@ struct Node: AsyncParsableCommand {
     @Option(help: "libp2p connections open at once with one PeerId.")
     var maxConnectionsPerPeerId = 4
 
-    @Option(name: .customLong("peer"), help: "A peer to sync with at start, HOST:PORT (repeatable).")
-    var peers: [Endpoint] = []
+    @Option(
+        name: .customLong("peer"),
+        help:
+            "A peer to sync with: its multiaddr /ip4/…/tcp/…/p2p/<PeerId>, or HOST:PORT of a framing listener (repeatable)."
+    )
+    var peers: [NodeAddress] = []
+
+    @Option(help: "A PeerId whose pushes the node takes over libp2p (repeatable; --allow-push takes them from anyone).")
+    var allowPushFrom: [String] = []
 
     @Option(
         name: .customLong("pubsub-topic"),
@@ -143,6 +153,9 @@ struct Node: AsyncParsableCommand {
     var resumeMargin = 300.0
 
     func validate() throws {
+        if let plaintextListen, plaintextListen.host != listen.host {
+            throw ValidationError("--plaintext-listen must be on the --listen host, \(listen.host)")
+        }
         do {
             _ = try RateLimitPolicy.parse(rateLimits)
         } catch {
@@ -199,7 +212,8 @@ struct Node: AsyncParsableCommand {
             node = try await StoreNode.bind(
                 store: store,
                 configuration: NodeConfiguration(
-                    host: listen.host, port: listen.port, pubsubTopics: pubsubTopics, maximumFrameSize: maxFrameSize,
+                    host: listen.host, port: plaintextListen?.port ?? 0, pubsubTopics: pubsubTopics,
+                    maximumFrameSize: maxFrameSize,
                     negentropyFrameLimit: min(1 << 20, maxFrameSize - 16 << 10), policy: policy, allowPush: allowPush,
                     rateLimits: try RateLimitPolicy.parse(rateLimits), handshakeTimeout: handshakeTimeout,
                     idleTimeout: idleTimeout, maximumStreamDuration: maxStreamDuration,
@@ -212,7 +226,8 @@ struct Node: AsyncParsableCommand {
                     maximumFutureSkewSeconds: maxFutureSkew, maximumBufferedBytes: maxBufferedBytes,
                     maximumBufferedBytesPerConnection: maxBufferedBytesPerConnection
                 ).withLibp2p(
-                    port: p2pPort, clusterID: clusterId, handshakeTimeout: p2pHandshakeTimeout,
+                    allowPushFrom: Set(allowPushFrom), plaintextListener: plaintextListen != nil, port: listen.port,
+                    clusterID: clusterId, handshakeTimeout: p2pHandshakeTimeout,
                     maximumStreamsPerConnection: maxStreamsPerConnection,
                     maximumConnectionsPerPeer: maxConnectionsPerPeerId),
                 logger: logger, metrics: endpoint.metrics, identity: identity)
@@ -220,8 +235,9 @@ struct Node: AsyncParsableCommand {
             printError("cannot listen on \(listen): \(error); is the port free and the address local?")
             throw ExitCode(1)
         }
-        say("listening on \(listen.host):\(node.port), data in \(dataDir), retention \(retention.policy)")
         say("libp2p listening on \(node.address.map(String.init(describing:)) ?? "?") (cluster \(clusterId))")
+        if plaintextListen != nil { say("plaintext framing listener on \(listen.host):\(node.port)") }
+        say("data in \(dataDir), retention \(retention.policy)")
         var metricsServer: MetricsServer?
         if let metricsListen {
             do {
@@ -235,7 +251,7 @@ struct Node: AsyncParsableCommand {
             }
             say("metrics on http://\(metricsListen.host):\(metricsServer?.port ?? 0)/metrics")
         }
-        let clients = peers.map(\.client)
+        let clients = try peers.map { try $0.client(identity: identity) }
         let background = BackgroundSync(
             node: node, peers: clients, pubsubTopics: pubsubTopics,
             resume: ResumeCoordinator(

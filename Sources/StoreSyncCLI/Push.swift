@@ -10,7 +10,7 @@ struct Push: AsyncParsableCommand {
         abstract: "Push the messages of a JSON Lines file to a running node (started with --allow-push).")
 
     @Option(help: "The node, HOST:PORT.")
-    var node: Endpoint
+    var node: NodeAddress
 
     @Argument(help: "JSON Lines file, as for import.")
     var file: String
@@ -20,7 +20,7 @@ struct Push: AsyncParsableCommand {
     func run() async throws {
         let lines = try loadLines(file)
         do {
-            let client = node.client
+            let client = try node.client()
             let messages = lines.messages.map(\.message)
             var counts = try await client.withRetries(
                 retry.policy

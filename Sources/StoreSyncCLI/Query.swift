@@ -66,21 +66,10 @@ struct Query: AsyncParsableCommand {
         if let start { request.timeStart = start }
         if let end { request.timeEnd = end }
         var total = 0
-        let ask: (Waku_Store_V3_StoreQueryRequest) async throws -> Waku_Store_V3_StoreQueryResponse
-        var wakuClient: WakuStoreClient?
-        switch node {
-        case .libp2p(let address):
-            let client = try WakuStoreClient(address: address)
-            wakuClient = client
-            ask = { try await client.query($0) }
-        case .framing(let endpoint):
-            let policy = retry.policy
-            ask = { try await endpoint.client.query($0, retrying: policy) }
-        }
-        defer { wakuClient?.close() }
+        let client = try node.client()
         do {
             while true {
-                let response = try await ask(request)
+                let response = try await client.query(request, retrying: retry.policy)
                 guard response.statusCode == 200 else {
                     printError("query refused: \(response.statusCode) \(response.statusDesc)")
                     throw ExitCode(1)
@@ -93,17 +82,10 @@ struct Query: AsyncParsableCommand {
         } catch let exit as ExitCode {
             throw exit
         } catch {
-            printError(explainQuery(error))
+            printError(explain(error, peer: node))
             throw ExitCode(1)
         }
         if !json { print("\(total) messages") }
-    }
-
-    private func explainQuery(_ error: any Error) -> String {
-        switch node {
-        case .framing(let endpoint): explain(error, peer: endpoint)
-        case .libp2p(let address): "query to \(address) failed: \(error)"
-        }
     }
 
     private func line(_ entry: Waku_Store_V3_WakuMessageKeyValue) -> String {

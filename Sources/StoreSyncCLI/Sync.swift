@@ -14,7 +14,7 @@ struct Sync: AsyncParsableCommand {
     var dataDir: String
 
     @Option(help: "The peer, HOST:PORT.")
-    var peer: Endpoint
+    var peer: NodeAddress
 
     @Option(help: "The pubsub topic to sync.")
     var pubsubTopic = "/waku/2/rs/0/0"
@@ -34,7 +34,7 @@ struct Sync: AsyncParsableCommand {
         let now = WallClock.nanoseconds()
         let range = window.map { (now - min(now, $0.nanoseconds))..<UInt64.max } ?? 0..<UInt64.max
         do {
-            let client = peer.client
+            let client = try peer.client()
             let display = Mutex(Progress())
             let (report, _) = try await client.withRetries(retry.policy) {
                 try await client.sync(store: store, pubsubTopic: pubsubTopic, window: range, policy: policy) { report in

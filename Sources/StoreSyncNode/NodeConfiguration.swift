@@ -4,14 +4,20 @@ import StoreSyncP2P
 /// How a node listens and what it accepts. Every bound is a flag of `storesync node`; SPEC.md
 /// section 6 is the table of them with their defaults.
 public struct NodeConfiguration: Sendable {
-    /// The address to listen on.
+    /// The address to listen on (libp2p, and the plaintext listener if any).
     public var host: String
-    /// The port to listen on; 0 picks a free one.
+    /// The port of the plaintext framing listener; 0 picks a free one.
     public var port: Int
+    /// Whether the node also listens for this project's framing protocols in plaintext on
+    /// `host:port` (SPEC.md 5.1 to 5.7), beside libp2p: for peers and tools of the framing
+    /// protocol only; off by default, since a peer there is known by its IP address alone.
+    public var plaintextListener = false
     /// The TCP port of the libp2p listener (Waku Store v3, metadata, identify); 0 picks a free one.
     public var p2pPort: Int = 0
     /// The Waku cluster the node belongs to; peers of another cluster are disconnected.
     public var clusterID: UInt32 = 0
+    /// PeerIds whose pushes the node takes over libp2p (with `allowPush` off, only these).
+    public var allowPushFrom: Set<String> = []
     /// The bounds of the libp2p transport.
     public var p2p = P2PConfiguration()
     /// The pubsub topics the node stores, reconciles and serves.
@@ -110,6 +116,11 @@ public struct NodeConfiguration: Sendable {
         self.maximumBufferedBytesPerConnection = maximumBufferedBytesPerConnection
     }
 
+    /// Whether a libp2p peer may push: anyone with `allowPush`, else the PeerIds listed.
+    public func allowsPush(from peer: String) -> Bool {
+        allowPush || allowPushFrom.contains(peer)
+    }
+
     /// The rules messages entering this node pass.
     public var admission: MessageAdmission {
         MessageAdmission(
@@ -121,10 +132,13 @@ public struct NodeConfiguration: Sendable {
 extension NodeConfiguration {
     /// This configuration with the libp2p listener's settings.
     public func withLibp2p(
-        port: Int, clusterID: UInt32, handshakeTimeout: Double, maximumStreamsPerConnection: Int,
+        allowPushFrom: Set<String> = [], plaintextListener: Bool = false, port: Int, clusterID: UInt32,
+        handshakeTimeout: Double, maximumStreamsPerConnection: Int,
         maximumConnectionsPerPeer: Int
     ) -> NodeConfiguration {
         var configuration = self
+        configuration.allowPushFrom = allowPushFrom
+        configuration.plaintextListener = plaintextListener
         configuration.p2pPort = port
         configuration.clusterID = clusterID
         configuration.p2p.handshakeTimeout = handshakeTimeout

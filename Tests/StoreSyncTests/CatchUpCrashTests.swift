@@ -13,10 +13,9 @@ struct CatchUpCrashTests {
         try ChildProcess(CommandLineTests.executable, arguments)
     }
 
-    static func port(_ line: String?) -> Int? {
-        line?.split(separator: " ").first { $0.hasPrefix("127.0.0.1:") }.flatMap {
-            Int($0.dropFirst(10).filter(\.isNumber))
-        }
+    /// The multiaddr in a node's "libp2p listening on" line.
+    static func multiaddr(_ line: String?) -> String? {
+        line?.split(separator: " ").first { $0.hasPrefix("/ip4/") }.map(String.init)
     }
 
     static func hashes(_ store: MessageStore) throws -> Set<MessageHash> {
@@ -56,17 +55,17 @@ struct CatchUpCrashTests {
         }
         let topicFlags = Self.topics.flatMap { ["--pubsub-topic", $0] }
         let peerProcess = try Self.start(
-            ["node", "--data-dir", directory.sub("peer"), "--listen", "127.0.0.1:0", "--p2p-port", "0"] + topicFlags)
-        let peerPort = try #require(Self.port(await peerProcess.nextLine { $0.contains("listening on") }))
+            ["node", "--data-dir", directory.sub("peer"), "--listen", "127.0.0.1:0"] + topicFlags)
+        let peerAddress = try #require(
+            Self.multiaddr(await peerProcess.nextLine { $0.contains("libp2p listening on") }))
 
         var plannedSlices: [Int] = []
         var finished = false
         for attempt in 1...6 where !finished {
             let node = try Self.start(
                 [
-                    "node", "--data-dir", directory.sub("local"), "--listen", "127.0.0.1:0", "--p2p-port", "0",
-                    "--peer",
-                    "127.0.0.1:\(peerPort)", "--resume-slice", "1800", "--sync-interval", "86400",
+                    "node", "--data-dir", directory.sub("local"), "--listen", "127.0.0.1:0", "--peer", peerAddress,
+                    "--resume-slice", "1800", "--sync-interval", "86400",
                 ] + topicFlags)
             let planned = await node.nextLine { $0.contains("catching up on") }
             if let planned, let range = planned.range(of: " in ") {

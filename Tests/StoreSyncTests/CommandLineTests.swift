@@ -38,13 +38,15 @@ struct CommandLineTests {
         let node = try ChildProcess(
             Self.executable,
             [
-                "node", "--data-dir", directory.sub("a"), "--listen", "127.0.0.1:0", "--p2p-port", "0", "--allow-push",
+                "node", "--data-dir", directory.sub("a"), "--listen", "127.0.0.1:0", "--plaintext-listen",
+                "127.0.0.1:0",
+                "--allow-push",
                 "--metrics-listen", "127.0.0.1:0", "--retention", "capacity:58",
             ])
         _ = await node.nextLine { $0.hasSuffix("/metrics") }
         let seen = node.lines.joined(separator: "\n")
         let port = try #require(
-            seen.split(separator: "\n").first { $0.contains("listening on") }.flatMap { line in
+            seen.split(separator: "\n").first { $0.contains("plaintext framing listener on") }.flatMap { line in
                 line.split(separator: " ").first { $0.hasPrefix("127.0.0.1:") }
                     .flatMap { Int($0.dropFirst(10).filter(\.isNumber)) }
             }, "node said: \(seen)")
@@ -69,14 +71,14 @@ struct CommandLineTests {
         let expected = messages.prefix(50).filter { $0.contentTopic == "/test/1/c0/proto" }
         #expect(query.output.split(separator: "\n").count == expected.count, "\(query.output)")
 
-        let synced = try await Self.run(["sync", "--data-dir", directory.sub("b"), "--peer", endpoint])
+        let synced = try await Self.run(["sync", "--data-dir", directory.sub("b"), "--peer", multiaddr])
         #expect(synced.status == 0, "\(synced.output)")
         #expect(synced.output.contains("fetched: stored 50, rejected 0"), "\(synced.output)")
 
         let extra = directory.sub("extra.jsonl")
         #expect(
             FileManager.default.createFile(atPath: extra, contents: Data(Self.jsonLines(Array(messages[45...])).utf8)))
-        let pushed = try await Self.run(["push", "--node", endpoint, extra])
+        let pushed = try await Self.run(["push", "--node", multiaddr, extra])
         #expect(pushed.output.contains("stored 10, duplicates 5, rejected 0"), "\(pushed.output)")
 
         // Capacity 58: the push of 10 new messages to 50 made the two oldest go.

@@ -29,16 +29,23 @@ final class TestNode {
         var configuration = NodeConfiguration(
             pubsubTopics: ["/waku/2/rs/0/0", "/waku/2/rs/0/1"], maximumFrameSize: maximumFrameSize,
             allowPush: allowPush, rateLimits: rateLimits)
+        // Tests of the framing protocol's own bounds reach it on its plaintext listener.
+        configuration.plaintextListener = true
         configure(&configuration)
         clock = ManualScheduler(start: 1_700_000_000_000_000_000)
         node = try await StoreNode.bind(
             store: store, configuration: configuration, metrics: endpoint.metrics, clock: clock)
         let node = self.node
+        client = try NodeClient(address: try #require(node.address), readTimeout: 600)
         serving = Task { try await node.serve() }
     }
 
-    /// A client of this node. Its read timeout is long: tests of timeouts make their own clients.
-    var client: NodeClient { NodeClient(host: "127.0.0.1", port: node.port, readTimeout: 600) }
+    /// A client of this node over libp2p (one connection, a stream per call). Its read timeout
+    /// is long: tests of timeouts make their own clients.
+    let client: NodeClient
+
+    /// A client of this node's framing listener.
+    var framingClient: NodeClient { NodeClient(host: "127.0.0.1", port: node.port, readTimeout: 600) }
 
     /// A Waku Store v3 client of this node over libp2p.
     func wakuClient() throws -> WakuStoreClient {

@@ -134,8 +134,8 @@ struct PeriodicSyncResumeTests {
         // The first node tried the dead peer, left it alone for the 5-minute backoff while it
         // synced with the two others (least recently tried first), then tried it again.
         let dead = "\(unreachable.host):\(unreachable.port)"
-        let b = "127.0.0.1:\(nodes[1].node.port)"
-        let c = "127.0.0.1:\(nodes[2].node.port)"
+        let b = "127.0.0.1:\(try #require(nodes[1].node.address?.hostAndPort?.port))"
+        let c = "127.0.0.1:\(try #require(nodes[2].node.address?.hostAndPort?.port))"
         #expect(syncs[0].rounds.map(\.peer) == [dead, b, c, dead])
         #expect(syncs[0].rounds.map(\.succeeded) == [false, true, true, false])
         for node in nodes {

@@ -133,7 +133,7 @@ struct TimeoutTests {
         var request = Waku_Store_V3_StoreQueryRequest()
         request.paginationForward = true
         let payload = ByteBuffer(bytes: try request.serializedBytes() as [UInt8])
-        let (reply, advanced) = try await node.client.withStream(.storeQuery) { stream -> (Frame?, Double) in
+        let (reply, advanced) = try await node.framingClient.withStream(.storeQuery) { stream -> (Frame?, Double) in
             // One request answered, then nothing: the node closes once its idle timeout passes.
             _ = try await stream.request(payload)
             let mover = ClockMover(node.clock, stepsUpTo: 1)
@@ -187,7 +187,7 @@ struct BandwidthTests {
         request.requestID = String(repeating: "x", count: 600_000)
         request.paginationForward = true
         let mover = ClockMover(node.clock, stepsUpTo: 1)
-        let response = try await node.client.query(request)
+        let response = try await node.framingClient.query(request)
         let advanced = await mover.stop()
         #expect(response.statusCode == 200)
         #expect(advanced >= 1.9 && advanced <= 2.5, "the node's clock moved \(advanced) s")

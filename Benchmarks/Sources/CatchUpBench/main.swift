@@ -50,8 +50,9 @@ let local = try await StoreNode.bind(store: localStore, configuration: NodeConfi
 let serving = [Task { try await peer.serve() }, Task { try await local.serve() }]
 
 try localStore.setMarkers([ResumeCoordinator.lastOnlineMarker: now - span])
+guard let peerAddress = peer.address else { throw CocoaError(.featureUnsupported) }
 let coordinator = ResumeCoordinator(
-    node: local, peers: [NodeClient(host: "127.0.0.1", port: peer.port)], pubsubTopics: [topic],
+    node: local, peers: [try NodeClient(address: peerAddress)], pubsubTopics: [topic],
     configuration: ResumeConfiguration(sliceSeconds: slice), scheduler: SystemScheduler())
 let started = ContinuousClock.now
 let gap = try await coordinator.plan()

@@ -112,6 +112,7 @@ let store = try MessageStore(
     StoreConfiguration(
         directory: base + "/node", initialMapSize: 4 << 30, retention: RetentionPolicy(maximumAgeSeconds: 50 * 3_600)))
 var configuration = NodeConfiguration(port: 0, allowPush: true, rateLimits: .none)
+configuration.plaintextListener = true
 configuration.maximumConnections = 4_096
 configuration.maximumConnectionsPerPeer = 4_096
 configuration.bandwidthPerPeer = nil

@@ -3,8 +3,9 @@ import StoreSyncCore
 import StoreSyncLMDB
 import StoreSyncNode
 
-// node-bench: two nodes with LMDB stores sync over loopback TCP; reconcile + transfer measured.
-//   node-bench [--n 1000000] [--size 200] [--d 10000] [--span 3600] [--one-sided] [--furps]
+// node-bench: two nodes with LMDB stores sync over loopback, over libp2p (Noise, yamux) or with
+// --framing over the plaintext framing listener; reconcile + transfer measured.
+//   node-bench [--n 1000000] [--size 200] [--d 10000] [--span 3600] [--one-sided] [--furps] [--framing]
 // --d keys differ: half only on the initiator, half only on the responder (--one-sided: all on the
 // responder). --furps: the reference node's target scenario, 60 minutes at 15 messages/s of 150 KB,
 // 10% missing on the initiator.
@@ -14,6 +15,7 @@ var size = 200
 var d = 10_000
 var span = 3_600
 var oneSided = false
+var framing = false
 var arguments = CommandLine.arguments.dropFirst().makeIterator()
 while let flag = arguments.next() {
     switch flag {
@@ -24,6 +26,7 @@ while let flag = arguments.next() {
         d = n / 10
         oneSided = true
     case "--one-sided": oneSided = true
+    case "--framing": framing = true
     case "--n": n = Int(arguments.next() ?? "") ?? n
     case "--size": size = Int(arguments.next() ?? "") ?? size
     case "--d": d = Int(arguments.next() ?? "") ?? d
@@ -79,9 +82,12 @@ print(
         format: "built two stores: %d messages of %d B, %d only on the initiator, %d only on the responder, in %.1f s",
         n, size, onlyInitiator, onlyResponder, (clock.now - buildStart).seconds))
 
-let node = try await StoreNode.bind(store: responder, configuration: NodeConfiguration())
+var configuration = NodeConfiguration()
+configuration.plaintextListener = framing
+let node = try await StoreNode.bind(store: responder, configuration: configuration)
 let serving = Task { try await node.serve() }
-let client = NodeClient(host: "127.0.0.1", port: node.port)
+guard let address = node.address else { throw CocoaError(.featureUnsupported) }
+let client = framing ? NodeClient(host: "127.0.0.1", port: node.port) : try NodeClient(address: address)
 let start = clock.now
 let report = try await client.sync(store: initiator, pubsubTopic: topic)
 let elapsed = (clock.now - start).seconds

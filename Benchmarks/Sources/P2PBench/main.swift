@@ -59,6 +59,7 @@ for batch in stride(from: 0, to: n, by: 10_000) {
     _ = try store.ingest(Array(messages[batch..<min(n, batch + 10_000)]))
 }
 var configuration = NodeConfiguration(rateLimits: .none)
+configuration.plaintextListener = true
 configuration.p2p.maximumConnectionsPerIP = connections + 8
 let node = try await StoreNode.bind(
     store: store, configuration: configuration, identity: try PrivateKey.generate(keyType))

@@ -3,6 +3,7 @@ import NIOCore
 import NIOPosix
 import StoreSyncCore
 import StoreSyncLMDB
+import StoreSyncP2P
 import StoreSyncProto
 import SwiftProtobuf
 import Synchronization
@@ -34,34 +35,67 @@ public enum PeerError: Error, Equatable, Sendable, CustomStringConvertible {
     }
 }
 
-/// One open stream to a peer, for the duration of a client call.
+/// One open stream to a peer, for the duration of a client call: a framing connection, or a
+/// libp2p stream of the protocol's id.
 public struct NodeStream {
-    var inbound: NIOAsyncChannelInboundStream<Frame>.AsyncIterator
-    let outbound: NIOAsyncChannelOutboundWriter<Frame>
+    private enum Transport {
+        case framing(NIOAsyncChannelInboundStream<Frame>.AsyncIterator, NIOAsyncChannelOutboundWriter<Frame>)
+        case libp2p(StreamFrameReader, FrameWriter)
+    }
+
+    private var transport: Transport
     /// Bytes of data frames sent and received on this stream.
     public private(set) var bytesSent = 0
     public private(set) var bytesReceived = 0
 
+    init(inbound: NIOAsyncChannelInboundStream<Frame>.AsyncIterator, outbound: NIOAsyncChannelOutboundWriter<Frame>) {
+        transport = .framing(inbound, outbound)
+    }
+
+    init(reader: StreamFrameReader, writer: FrameWriter) {
+        transport = .libp2p(reader, writer)
+    }
+
+    /// Sends one frame.
+    func send(_ frame: Frame) async throws {
+        switch transport {
+        case .framing(_, let outbound): try await outbound.write(frame)
+        case .libp2p(_, let writer): try await writer.write(frame)
+        }
+    }
+
+    /// The peer's next frame, or nil when it closed the stream.
+    mutating func receive() async throws -> Frame? {
+        switch transport {
+        case .framing(var inbound, let outbound):
+            defer { transport = .framing(inbound, outbound) }
+            return try await inbound.next()
+        case .libp2p(var reader, let writer):
+            defer { transport = .libp2p(reader, writer) }
+            return try await reader.next()
+        }
+    }
+
     /// Waits for the peer's next frame without sending anything: what it says before closing
     /// (nil if it closes without a word).
     public mutating func waitForClose() async throws -> Frame? {
-        try await inbound.next()
+        try await receive()
     }
 
     /// Sends one data frame and waits for the data frame that answers it.
     public mutating func request(_ body: ByteBuffer) async throws -> ByteBuffer {
         bytesSent += body.readableBytes
         do {
-            try await outbound.write(.data(body))
+            try await send(.data(body))
         } catch {
             // A peer that refused the stream said why before it closed: its word beats the
             // failed write.
-            if case .error(let code, let message, let wait)? = try? await inbound.next() {
+            if case .error(let code, let message, let wait)? = try? await receive() {
                 throw PeerError.status(code: code, message: message, retryAfter: Self.seconds(wait))
             }
             throw error
         }
-        switch try await inbound.next() {
+        switch try await receive() {
         case .data(let reply)?:
             bytesReceived += reply.readableBytes
             return reply
@@ -80,8 +114,12 @@ public struct NodeStream {
     }
 }
 
-/// The client side of a node's protocols: one TCP connection per call.
+/// The client side of a node's protocols: over libp2p, one connection per client and a stream
+/// per call; over the framing listener, one TCP connection per call.
 public struct NodeClient: Sendable {
+    /// The peer's libp2p address, when the client speaks libp2p.
+    public let address: Multiaddr?
+    let dialer: Libp2pDialer?
     /// The peer's address.
     public let host: String
     public let port: Int
@@ -109,6 +147,64 @@ public struct NodeClient: Sendable {
         self.maximumFrameSize = maximumFrameSize
         self.localAddress = localAddress
         self.group = group
+        self.address = nil
+        self.dialer = nil
+    }
+
+    /// Creates a client for the node at a libp2p `address` (with its `/p2p/` PeerId), with a
+    /// fresh Ed25519 identity unless one is given.
+    public init(
+        address: Multiaddr, identity: PrivateKey? = nil, maximumFrameSize: Int = 4 << 20, readTimeout: Double = 60,
+        clock: any SyncScheduler = SystemScheduler(), group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) throws {
+        guard let (host, port) = address.hostAndPort, address.peerID != nil else {
+            throw P2PError.malformed("\(address) is not /ip4|ip6|dns/…/tcp/…/p2p/<PeerId>")
+        }
+        self.address = address
+        self.dialer = Libp2pDialer(
+            address: address,
+            host: P2PHost(identity: try identity ?? PrivateKey.generate(.ed25519), clock: clock, group: group))
+        self.host = host
+        self.port = port
+        self.maximumFrameSize = maximumFrameSize
+        self.localAddress = nil
+        self.readTimeout = readTimeout
+        self.clock = clock
+        self.group = group
+    }
+
+    /// What the client is connected to, for messages.
+    public var peerDescription: String { address?.description ?? "\(host):\(port)" }
+
+    /// Runs `body` on a libp2p stream of `streamProtocol`'s id.
+    private func withLibp2pStream<T>(
+        _ dialer: Libp2pDialer, _ streamProtocol: StreamProtocol, deadline: SessionDeadline?,
+        _ body: (inout NodeStream) async throws -> T
+    ) async throws -> T {
+        let readTimeout = readTimeout
+        do {
+            let stream = try await dialer.connection().newStream([streamProtocol.libp2pID])
+            defer { stream.close() }
+            let reader = StreamFrameReader(
+                stream: stream, maximumFrameSize: maximumFrameSize, ledger: nil, idle: readTimeout, clock: clock,
+                deadline: deadline
+            ) { sessionExpired in
+                sessionExpired
+                    ? PeerError.sessionTooLong(seconds: deadline?.seconds ?? readTimeout)
+                    : PeerError.timedOut(seconds: readTimeout)
+            }
+            var nodeStream = NodeStream(reader: reader, writer: FrameWriter(stream))
+            let result = try await body(&nodeStream)
+            try? await nodeStream.send(.end)
+            stream.closeWrite()
+            return result
+        } catch P2PError.refused(let protocols) {
+            throw PeerError.status(
+                code: StatusCode.notFound.rawValue,
+                message: "the peer speaks none of \(protocols.joined(separator: ", "))")
+        } catch P2PError.closed, P2PError.reset {
+            throw PeerError.closed
+        }
     }
 
     /// Opens a stream for `streamProtocol`, runs `body` on it, then ends and closes it. With the
@@ -117,6 +213,7 @@ public struct NodeClient: Sendable {
         _ streamProtocol: StreamProtocol, deadline: SessionDeadline? = nil,
         _ body: (inout NodeStream) async throws -> T
     ) async throws -> T {
+        if let dialer { return try await withLibp2pStream(dialer, streamProtocol, deadline: deadline, body) }
         let maximumFrameSize = maximumFrameSize
         let readTimeout = readTimeout
         let clock = clock
@@ -152,7 +249,17 @@ public struct NodeClient: Sendable {
 
     /// Runs a Store v3 query.
     public func query(_ request: Waku_Store_V3_StoreQueryRequest) async throws -> Waku_Store_V3_StoreQueryResponse {
-        try await withStream(.storeQuery) { stream in
+        if let dialer {
+            do {
+                return try await WakuStoreClient.exchange(
+                    request, on: try await dialer.connection(), timeout: readTimeout, clock: clock)
+            } catch P2PError.closed, P2PError.reset {
+                throw PeerError.closed
+            } catch WakuStoreClient.Failure.timeout {
+                throw PeerError.timedOut(seconds: readTimeout)
+            }
+        }
+        return try await withStream(.storeQuery) { stream in
             let reply = try await stream.request(ByteBuffer(bytes: try request.serializedBytes() as [UInt8]))
             return try Waku_Store_V3_StoreQueryResponse(serializedBytes: Array(buffer: reply))
         }

@@ -45,6 +45,12 @@ public enum StreamProtocol: UInt8, Sendable, CaseIterable {
     /// The version of each protocol this node speaks.
     public static let version: UInt8 = 2
 
+    /// The protocols that run on libp2p streams as frames (Store v3 has its own Waku framing).
+    public static let framedOverLibp2p: [StreamProtocol] = [.reconcile, .transfer, .push, .count]
+
+    /// The libp2p protocol id of a framed protocol: `/storesync/<name>/<version>.0.0`.
+    public var libp2pID: String { "/storesync/\(name)/\(Self.version).0.0" }
+
     /// The protocol's name in flags and metrics.
     public var name: String {
         switch self {

@@ -1,23 +1,50 @@
 import NIOCore
+import StoreSyncCore
+import StoreSyncP2P
 
-/// A connection's frames as its service reads them: each frame stays counted against the
-/// node's buffer budget until the service asks for the next one, and whatever is left is
-/// released when the connection ends.
+/// A stream's frames as its service reads them, from a framing connection or a libp2p stream:
+/// each frame stays counted against the node's buffer budget until the service asks for the next
+/// one, and whatever is left is released when the stream ends.
 struct InboundFrames {
-    private var iterator: NIOAsyncChannelInboundStream<Frame>.AsyncIterator
+    private enum Source {
+        case channel(NIOAsyncChannelInboundStream<Frame>.AsyncIterator)
+        case stream(StreamFrameReader)
+    }
+
+    private var source: Source
     private let ledger: BufferBudget.Ledger
     /// Whether the service holds a frame it took.
     private var holding = false
 
     init(_ stream: NIOAsyncChannelInboundStream<Frame>, ledger: BufferBudget.Ledger) {
-        self.iterator = stream.makeAsyncIterator()
+        self.source = .channel(stream.makeAsyncIterator())
+        self.ledger = ledger
+    }
+
+    /// The frames of a libp2p stream, each read within `idle` seconds of asking (else the
+    /// stream is reset).
+    init(
+        _ stream: P2PStream, maximumFrameSize: Int, ledger: BufferBudget.Ledger, idle: Double, clock: any SyncScheduler
+    ) {
+        self.source = .stream(
+            StreamFrameReader(
+                stream: stream, maximumFrameSize: maximumFrameSize, ledger: ledger, idle: idle, clock: clock
+            ) { _ in ProtocolError(.requestTimeout, "no complete frame for \(Int(idle * 1_000)) ms") })
         self.ledger = ledger
     }
 
     /// The next frame; the previous one is done with.
     mutating func next() async throws -> Frame? {
         if holding { ledger.releaseOldest() }
-        let frame = try await iterator.next()
+        let frame: Frame?
+        switch source {
+        case .channel(var iterator):
+            frame = try await iterator.next()
+            source = .channel(iterator)
+        case .stream(var reader):
+            frame = try await reader.next()
+            source = .stream(reader)
+        }
         holding = frame != nil
         return frame
     }
@@ -27,4 +54,101 @@ struct InboundFrames {
 struct InboundConnection: Sendable {
     let channel: NIOAsyncChannel<Frame, Frame>
     let ledger: BufferBudget.Ledger
+}
+
+/// Frames (SPEC.md 5.1, without the hello: the protocol id names the protocol) read from a libp2p
+/// stream. A length over the maximum is refused before anything of the frame is buffered, and
+/// each frame is counted against the buffer budget once its length is read.
+struct StreamFrameReader {
+    let stream: P2PStream
+    let maximumFrameSize: Int
+    let ledger: BufferBudget.Ledger?
+    let idle: Double
+    let clock: any SyncScheduler
+    /// When the whole session must end, if it has such a bound (a client's sync session).
+    let deadline: SessionDeadline?
+    /// The error a timeout ends a read with; told whether the session's deadline was the cause.
+    let timeoutError: @Sendable (_ sessionExpired: Bool) -> any Error
+    /// Whether the frame at the front was counted in.
+    private var frontReserved = false
+
+    init(
+        stream: P2PStream, maximumFrameSize: Int, ledger: BufferBudget.Ledger?, idle: Double, clock: any SyncScheduler,
+        deadline: SessionDeadline? = nil, timeoutError: @escaping @Sendable (_ sessionExpired: Bool) -> any Error
+    ) {
+        self.stream = stream
+        self.maximumFrameSize = maximumFrameSize
+        self.ledger = ledger
+        self.idle = idle
+        self.clock = clock
+        self.deadline = deadline
+        self.timeoutError = timeoutError
+    }
+
+    /// The next frame, or nil when the peer closed its side between frames; a frame not complete
+    /// within the idle timeout (or the session's deadline) resets the stream.
+    mutating func next() async throws -> Frame? {
+        let stream = self.stream
+        var wait = idle
+        var sessionBound = false
+        if let deadline, deadline.uptime - clock.uptime() < wait {
+            wait = max(0, deadline.uptime - clock.uptime())
+            sessionBound = true
+        }
+        let watchdog = Watchdog(after: wait, clock: clock) { stream.reset() }
+        defer { watchdog.cancel() }
+        do {
+            return try await stream.next { buffer in try take(&buffer) }
+        } catch P2PError.reset where watchdog.fired {
+            throw timeoutError(sessionBound)
+        }
+    }
+
+    private mutating func take(_ buffer: inout ByteBuffer) throws -> Frame? {
+        guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self) else { return nil }
+        guard length > 0 else { throw FrameError.empty }
+        guard Int(length) <= maximumFrameSize else {
+            throw FrameError.tooLarge(length: length, maximum: maximumFrameSize)
+        }
+        if let ledger, !frontReserved {
+            try ledger.reserve(4 + Int(length))
+            frontReserved = true
+        }
+        guard buffer.readableBytes >= 4 + Int(length) else { return nil }
+        frontReserved = false
+        buffer.moveReaderIndex(forwardBy: 4)
+        var body = buffer.readSlice(length: Int(length))!
+        let frame = try FrameDecoder.parse(&body)
+        if case .hello = frame { throw ProtocolError.bad("a libp2p stream names its protocol by its id, not a hello") }
+        return frame
+    }
+}
+
+/// Where a service writes its frames: a framing connection or a libp2p stream.
+struct FrameWriter: Sendable {
+    private enum Sink: Sendable {
+        case channel(NIOAsyncChannelOutboundWriter<Frame>)
+        case stream(P2PStream)
+    }
+
+    private let sink: Sink
+
+    init(_ writer: NIOAsyncChannelOutboundWriter<Frame>) {
+        sink = .channel(writer)
+    }
+
+    init(_ stream: P2PStream) {
+        sink = .stream(stream)
+    }
+
+    func write(_ frame: Frame) async throws {
+        switch sink {
+        case .channel(let writer):
+            try await writer.write(frame)
+        case .stream(let stream):
+            var bytes = ByteBuffer()
+            FrameEncoder().encode(data: frame, out: &bytes)
+            try await stream.write(bytes)
+        }
+    }
 }

@@ -16,7 +16,7 @@ public final class StoreNode: Sendable {
     public let store: MessageStore
     /// What the node was started with.
     public let configuration: NodeConfiguration
-    /// The port the node listens on.
+    /// The port of the plaintext framing listener (0 when the node has none).
     public let port: Int
     let logger: Logger
     /// Where the node reports what it does.
@@ -28,7 +28,8 @@ public final class StoreNode: Sendable {
     public let admission: MessageAdmission
     /// The one clock of the node's limits and timeouts.
     public let clock: any SyncScheduler
-    private let serverChannel: NIOAsyncChannel<InboundConnection, Never>
+    /// The plaintext framing listener, when the configuration asks for one.
+    private let serverChannel: NIOAsyncChannel<InboundConnection, Never>?
     /// The bytes of received frames held now, against the node's bounds.
     public let buffers: BufferBudget
     /// The node's libp2p host: its identity and the services Waku peers reach.
@@ -40,7 +41,7 @@ public final class StoreNode: Sendable {
 
     private init(
         store: MessageStore, configuration: NodeConfiguration, logger: Logger, metrics: NodeMetrics,
-        clock: any SyncScheduler, buffers: BufferBudget, channel: NIOAsyncChannel<InboundConnection, Never>,
+        clock: any SyncScheduler, buffers: BufferBudget, channel: NIOAsyncChannel<InboundConnection, Never>?,
         host: P2PHost, listener: P2PListener
     ) {
         self.host = host
@@ -55,7 +56,7 @@ public final class StoreNode: Sendable {
             lifetime: configuration.maximumStreamDuration, maximumKeys: configuration.maximumOfferKeys)
         self.admission = configuration.admission
         self.serverChannel = channel
-        self.port = channel.channel.localAddress?.port ?? configuration.port
+        self.port = channel?.channel.localAddress?.port ?? 0
         self.buffers = buffers
     }
 
@@ -76,31 +77,35 @@ public final class StoreNode: Sendable {
         let bandwidth = BandwidthLimiter(bytesPerSecond: configuration.bandwidthPerPeer)
         let buffers = BufferBudget(
             limit: configuration.maximumBufferedBytes, perConnection: configuration.maximumBufferedBytesPerConnection)
-        let channel = try await ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 256)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            // One buffer per read, so a paused peer is not read further within the same cycle.
-            .childChannelOption(.maxMessagesPerRead, value: 1)
-            .bind(host: configuration.host, port: configuration.port) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let meter = InboundByteMeter(limiter: bandwidth, clock: clock)
-                    let ledger = buffers.connection()
-                    try channel.pipeline.syncOperations.addHandler(meter)
-                    try channel.pipeline.syncOperations.addHandler(
-                        ByteToMessageHandler(FrameDecoder(maximumFrameSize: maximumFrameSize, ledger: ledger)))
-                    try channel.pipeline.syncOperations.addHandler(MessageToByteHandler(FrameEncoder()))
-                    try channel.pipeline.syncOperations.addHandler(ServiceTagger(meter: meter))
-                    try channel.pipeline.syncOperations.addHandler(
-                        StreamTimeoutHandler(handshake: handshake, idle: idle, maximumDuration: duration, clock: clock))
-                    // Two decoded frames wait at most: then the connection is not read until its
-                    // service takes one.
-                    let frames = try NIOAsyncChannel<Frame, Frame>(
-                        wrappingChannelSynchronously: channel,
-                        configuration: .init(backPressureStrategy: .init(lowWatermark: 1, highWatermark: 2)))
-                    return InboundConnection(channel: frames, ledger: ledger)
+        let channel =
+            try await !configuration.plaintextListener
+            ? nil
+            : ServerBootstrap(group: group)
+                .serverChannelOption(.backlog, value: 256)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                // One buffer per read, so a paused peer is not read further within the same cycle.
+                .childChannelOption(.maxMessagesPerRead, value: 1)
+                .bind(host: configuration.host, port: configuration.port) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        let meter = InboundByteMeter(limiter: bandwidth, clock: clock)
+                        let ledger = buffers.connection()
+                        try channel.pipeline.syncOperations.addHandler(meter)
+                        try channel.pipeline.syncOperations.addHandler(
+                            ByteToMessageHandler(FrameDecoder(maximumFrameSize: maximumFrameSize, ledger: ledger)))
+                        try channel.pipeline.syncOperations.addHandler(MessageToByteHandler(FrameEncoder()))
+                        try channel.pipeline.syncOperations.addHandler(ServiceTagger(meter: meter))
+                        try channel.pipeline.syncOperations.addHandler(
+                            StreamTimeoutHandler(
+                                handshake: handshake, idle: idle, maximumDuration: duration, clock: clock))
+                        // Two decoded frames wait at most: then the connection is not read until its
+                        // service takes one.
+                        let frames = try NIOAsyncChannel<Frame, Frame>(
+                            wrappingChannelSynchronously: channel,
+                            configuration: .init(backPressureStrategy: .init(lowWatermark: 1, highWatermark: 2)))
+                        return InboundConnection(channel: frames, ledger: ledger)
+                    }
                 }
-            }
         let hostLogger = logger
         let host = P2PHost(
             identity: try identity ?? PrivateKey.generate(.secp256k1), configuration: configuration.p2p, clock: clock,
@@ -109,7 +114,7 @@ public final class StoreNode: Sendable {
         do {
             listener = try await host.listen(host: configuration.host, port: configuration.p2pPort)
         } catch {
-            try? await channel.channel.close()
+            try? await channel?.channel.close()
             throw error
         }
         let node = StoreNode(
@@ -132,6 +137,7 @@ public final class StoreNode: Sendable {
     public func serve() async throws {
         try await withThrowingDiscardingTaskGroup { servers in
             servers.addTask { try await self.listener.serve() }
+            guard let serverChannel else { return }
             try await serverChannel.executeThenClose { inbound in
                 try await withThrowingDiscardingTaskGroup { group in
                     for try await connection in inbound {
@@ -145,12 +151,14 @@ public final class StoreNode: Sendable {
     /// Stops accepting streams; streams under way finish.
     public func close() async {
         await listener.close()
-        try? await serverChannel.channel.close()
+        try? await serverChannel?.channel.close()
     }
 
     /// Takes a token for one request, or throws the 429 that answers it.
-    private func admit(_ streamProtocol: StreamProtocol, address: String) throws {
-        if case .limited(let milliseconds) = limiter.admit(streamProtocol, peer: address, now: clock.uptime()) {
+    func admit(_ streamProtocol: StreamProtocol, requester: Requester) throws {
+        if case .limited(let milliseconds) = limiter.admit(
+            streamProtocol, peers: requester.limitKeys, now: clock.uptime())
+        {
             counters.update { $0.requestsLimited += 1 }
             metrics.requestRejected(streamProtocol, code: .tooManyRequests)
             throw ProtocolError(
@@ -174,7 +182,10 @@ public final class StoreNode: Sendable {
                     guard admitted else {
                         throw ProtocolError(.unavailable, "too many connections; try again later")
                     }
-                    try await serveStream(&frames, outbound, peer: peer, address: address)
+                    try await serveStream(
+                        &frames, FrameWriter(outbound),
+                        requester: Requester(
+                            peer: peer, limitKeys: [address], identity: address, mayPush: configuration.allowPush))
                 } catch {
                     let refusal = ProtocolError.answering(error)
                     counters.update { $0.streamErrors += 1 }
@@ -192,9 +203,8 @@ public final class StoreNode: Sendable {
 
     private func serveStream(
         _ frames: inout InboundFrames,
-        _ outbound: NIOAsyncChannelOutboundWriter<Frame>,
-        peer: String,
-        address: String
+        _ outbound: FrameWriter,
+        requester: Requester
     ) async throws {
         guard case .hello(let id, let version)? = try await frames.next() else {
             throw ProtocolError.bad("a stream must open with a hello frame")
@@ -208,7 +218,7 @@ public final class StoreNode: Sendable {
                 "\(streamProtocol) version \(version) is not supported; this node speaks \(StreamProtocol.version)")
         }
         do {
-            try await serve(streamProtocol, &frames, outbound, peer: peer, address: address)
+            try await serve(streamProtocol, &frames, outbound, requester: requester)
         } catch {
             let code = ProtocolError.answering(error).code
             if code != .tooManyRequests { metrics.requestRejected(streamProtocol, code: code) }
@@ -216,31 +226,30 @@ public final class StoreNode: Sendable {
         }
     }
 
-    private func serve(
+    func serve(
         _ streamProtocol: StreamProtocol,
         _ frames: inout InboundFrames,
-        _ outbound: NIOAsyncChannelOutboundWriter<Frame>,
-        peer: String,
-        address: String
+        _ outbound: FrameWriter,
+        requester: Requester
     ) async throws {
         switch streamProtocol {
         case .reconcile:
-            try admit(.reconcile, address: address)
+            try admit(.reconcile, requester: requester)
             guard counters.openSession(inbound: true, maximum: configuration.maximumInboundSessions) else {
                 throw ProtocolError(
                     .unavailable, "too many sync sessions under way; try again later", retryAfterMilliseconds: 5_000)
             }
             defer { counters.closeSession(inbound: true) }
-            try await serveReconcile(&frames, outbound, address: address)
+            try await serveReconcile(&frames, outbound, address: requester.identity)
         case .transfer:
-            try admit(.transfer, address: address)
+            try admit(.transfer, requester: requester)
             try await serveRequests(.transfer, &frames, outbound) {
-                try await self.answerTransfer(&$0, peer: peer, address: address)
+                try await self.answerTransfer(&$0, peer: requester.peer, address: requester.identity)
             }
         case .storeQuery:
             try await serveRequests(.storeQuery, &frames, outbound) { request in
                 do {
-                    try self.admit(.storeQuery, address: address)
+                    try self.admit(.storeQuery, requester: requester)
                 } catch let limited as ProtocolError {
                     // Answered without decoding the request: a Store v3 response with status 429.
                     return try StoreQuery.limited(limited.message)
@@ -250,16 +259,16 @@ public final class StoreNode: Sendable {
                 return try await self.answerStoreQuery(&request)
             }
         case .push:
-            guard configuration.allowPush else {
-                throw ProtocolError(.forbidden, "push is not enabled on this node")
+            guard requester.mayPush else {
+                throw ProtocolError(.forbidden, "this node takes no pushes from \(requester.peer)")
             }
             try await serveRequests(.push, &frames, outbound) { request in
-                try self.admit(.push, address: address)
-                return try await self.answerPush(&request, peer: peer)
+                try self.admit(.push, requester: requester)
+                return try await self.answerPush(&request, peer: requester.peer)
             }
         case .count:
             try await serveRequests(.count, &frames, outbound) { request in
-                try self.admit(.count, address: address)
+                try self.admit(.count, requester: requester)
                 return try await self.answerCount(&request)
             }
         }
@@ -269,7 +278,7 @@ public final class StoreNode: Sendable {
     private func serveRequests(
         _ streamProtocol: StreamProtocol,
         _ frames: inout InboundFrames,
-        _ outbound: NIOAsyncChannelOutboundWriter<Frame>,
+        _ outbound: FrameWriter,
         answer: (inout ByteBuffer) async throws -> ByteBuffer
     ) async throws {
         while true {
@@ -290,7 +299,7 @@ public final class StoreNode: Sendable {
 
     private func serveReconcile(
         _ frames: inout InboundFrames,
-        _ outbound: NIOAsyncChannelOutboundWriter<Frame>,
+        _ outbound: FrameWriter,
         address: String
     ) async throws {
         guard case .data(var first)? = try await frames.next() else {

@@ -10,6 +10,12 @@ extension StoreNode {
     public static let maximumStoreRequest = 64 * 1_024
 
     func registerServices(on host: P2PHost) {
+        for streamProtocol in StreamProtocol.framedOverLibp2p {
+            host.handle(streamProtocol.libp2pID) { [weak self] stream in
+                guard let self else { return }
+                await self.serveFramed(streamProtocol, stream)
+            }
+        }
         host.handle(Self.storeQueryProtocol) { [weak self] stream in
             guard let self else { return }
             try await self.serveStoreQuery(stream)
@@ -21,6 +27,49 @@ extension StoreNode {
         host.observeConnections { [weak self] connection in
             guard let self else { return }
             await self.checkCluster(connection)
+        }
+    }
+
+    /// Serves one of this project's protocols on a libp2p stream: the frames of SPEC.md 5.1
+    /// without the hello, each within the idle timeout, the stream within its maximum duration.
+    /// A failure is answered with an error frame, then the stream closes.
+    func serveFramed(_ streamProtocol: StreamProtocol, _ stream: P2PStream) async {
+        let info = stream.connection
+        let requester = Requester(
+            peer: "\(info.remotePeer) at \(info.remoteIP)", limitKeys: Self.limitKeys(info),
+            identity: "p2p:\(info.remotePeer)",
+            mayPush: configuration.allowsPush(from: info.remotePeer.description))
+        let ledger = buffers.connection()
+        defer { ledger.close() }
+        let lifetime = Watchdog(after: configuration.maximumStreamDuration, clock: clock) { stream.reset() }
+        defer {
+            lifetime.cancel()
+            stream.close()
+        }
+        var frames = InboundFrames(
+            stream, maximumFrameSize: configuration.maximumFrameSize, ledger: ledger, idle: configuration.idleTimeout,
+            clock: clock)
+        let writer = FrameWriter(stream)
+        do {
+            do {
+                try await serve(streamProtocol, &frames, writer, requester: requester)
+            } catch {
+                let code = ProtocolError.answering(error).code
+                if code != .tooManyRequests { metrics.requestRejected(streamProtocol, code: code) }
+                throw error
+            }
+        } catch {
+            let refusal =
+                lifetime.fired
+                ? ProtocolError(.requestTimeout, "the stream lasted longer than its maximum duration")
+                : ProtocolError.answering(error)
+            counters.update { $0.streamErrors += 1 }
+            logger.info(
+                "\(streamProtocol.name) stream from \(requester.peer) closed with \(refusal.code): \(refusal.message)")
+            try? await writer.write(
+                .error(
+                    code: refusal.code.rawValue, message: refusal.message,
+                    retryAfterMilliseconds: refusal.retryAfterMilliseconds))
         }
     }
 
@@ -40,6 +89,8 @@ extension StoreNode {
             counters.update { $0.requestsLimited += 1 }
             metrics.requestRejected(.storeQuery, code: .tooManyRequests)
             let response = try StoreQuery.limited("rate limited, retry after \(milliseconds) ms", requestID: "N/A")
+            // Answered, if with a refusal: counted as served, as on the framing listener.
+            metrics.requestServed(.storeQuery)
             try await stream.writePrefixed(response)
             return
         }

@@ -48,9 +48,17 @@ public final class WakuStoreClient: Sendable {
 
     /// Sends one query and reads its answer.
     public func query(_ request: Waku_Store_V3_StoreQueryRequest) async throws -> Waku_Store_V3_StoreQueryResponse {
-        let stream = try await connected().newStream([StoreNode.storeQueryProtocol])
+        try await Self.exchange(request, on: try await connected(), timeout: timeout, clock: SystemScheduler())
+    }
+
+    /// One query on a stream of `connection`, answered within `timeout` seconds on `clock`.
+    static func exchange(
+        _ request: Waku_Store_V3_StoreQueryRequest, on connection: P2PConnection, timeout: Double,
+        clock: any SyncScheduler
+    ) async throws -> Waku_Store_V3_StoreQueryResponse {
+        let stream = try await connection.newStream([StoreNode.storeQueryProtocol])
         defer { stream.close() }
-        let watchdog = Watchdog(after: timeout, clock: SystemScheduler()) { stream.reset() }
+        let watchdog = Watchdog(after: timeout, clock: clock) { stream.reset() }
         defer { watchdog.cancel() }
         do {
             try await stream.writePrefixed(ByteBuffer(bytes: try request.serializedBytes() as [UInt8]))

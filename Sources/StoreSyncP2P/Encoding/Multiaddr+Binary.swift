@@ -60,8 +60,8 @@ extension Multiaddr {
                 let length = try reader.varint()
                 guard length <= 253 else { throw .malformed("multiaddr: DNS name too long") }
                 let raw = try reader.fixed(Int(length))
-                guard let name = String(validating: raw, as: UTF8.self) else {
-                    throw .malformed("multiaddr: DNS name is not UTF-8")
+                guard let name = String(validating: raw, as: UTF8.self), Self.isValidName(name) else {
+                    throw .malformed("multiaddr: not a DNS name")
                 }
                 components.append(code == .dns ? .dns(name) : code == .dns4 ? .dns4(name) : .dns6(name))
             case .p2p:

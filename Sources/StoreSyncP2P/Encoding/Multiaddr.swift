@@ -19,8 +19,10 @@ public struct Multiaddr: Sendable, Hashable, CustomStringConvertible {
     /// The parts, outermost first.
     public var components: [Component]
 
-    /// The longest text or binary address accepted.
+    /// The longest binary address accepted.
     public static let maximumLength = 512
+    /// The longest text address accepted (each binary byte takes at most four characters).
+    public static let maximumTextLength = 4 * maximumLength
 
     public init(_ components: [Component]) {
         self.components = components
@@ -28,9 +30,9 @@ public struct Multiaddr: Sendable, Hashable, CustomStringConvertible {
 
     /// Parses the text form.
     public init(_ text: String) throws(P2PError) {
-        guard text.utf8.count <= Self.maximumLength, text.hasPrefix("/") else {
+        guard text.utf8.count <= Self.maximumTextLength, text.hasPrefix("/") else {
             throw .malformed(
-                "multiaddr \(text.prefix(64)) must start with / and be at most \(Self.maximumLength) bytes")
+                "multiaddr \(text.prefix(64)) must start with / and be at most \(Self.maximumTextLength) bytes")
         }
         var parts = text.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map(String.init)
         if parts.last == "" { parts.removeLast() }
@@ -53,7 +55,7 @@ public struct Multiaddr: Sendable, Hashable, CustomStringConvertible {
                 }
                 components.append(.ip6(bytes))
             case "dns", "dns4", "dns6":
-                guard !value.isEmpty, value.utf8.count <= 253 else { throw .malformed("multiaddr: bad DNS name") }
+                guard Self.isValidName(value) else { throw .malformed("multiaddr: bad DNS name") }
                 components.append(name == "dns" ? .dns(value) : name == "dns4" ? .dns4(value) : .dns6(value))
             case "tcp":
                 guard let port = UInt16(value) else { throw .malformed("multiaddr: \(value) is not a TCP port") }
@@ -117,6 +119,18 @@ public struct Multiaddr: Sendable, Hashable, CustomStringConvertible {
             case .p2p(let peer): "/p2p/\(peer)"
             }
         }.joined()
+    }
+
+    /// Whether `name` can be a DNS name in an address: 1 to 253 letters, digits, dots, hyphens
+    /// and underscores (so that the text form reads back).
+    static func isValidName(_ name: String) -> Bool {
+        let bytes = Array(name.utf8)
+        return (1...253).contains(bytes.count)
+            && bytes.allSatisfy { byte in
+                (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte | 0x20)
+                    || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+                    || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_")
+            }
     }
 
     static func address(_ text: String, family: Int32, size: Int) -> [UInt8]? {
