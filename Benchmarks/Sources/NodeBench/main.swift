@@ -22,7 +22,7 @@ while let flag = arguments.next() {
     case "--furps":
         span = 3_600
         n = 15 * span
-        size = 150 * 1_024
+        size = 150_000  // 150 kB: under the 150 KiB a store node accepts, with room for the envelope
         d = n / 10
         oneSided = true
     case "--one-sided": oneSided = true

@@ -33,6 +33,11 @@ struct YamuxSession: MuxerMachine {
     /// below it are dropped, frames for a stream never opened are a fault.
     private var highestRemote: UInt32 = 0
 
+    /// The window this side grants each stream: the spec's initial window, widened to the
+    /// configured one by the first frame of the stream.
+    private var receiveWindow: Int { max(Self.initialWindow, limits.yamuxWindow) }
+    private var windowGrowth: UInt32 { UInt32(receiveWindow - Self.initialWindow) }
+
     init(role: ConnectionRole, limits: MuxerLimits) {
         self.role = role
         self.limits = limits
@@ -91,9 +96,10 @@ struct YamuxSession: MuxerMachine {
                 return
             }
             streams[id] = Stream(
-                receiveWindow: Self.initialWindow, sendWindow: Self.initialWindow, awaitingAck: false)
+                receiveWindow: receiveWindow, sendWindow: Self.initialWindow, awaitingAck: false)
             events.append(.opened(key(id)))
-            events.append(.send(YamuxHeader.frame(.init(kind: .windowUpdate, flags: .ack, streamID: id, length: 0))))
+            events.append(
+                .send(YamuxHeader.frame(.init(kind: .windowUpdate, flags: .ack, streamID: id, length: windowGrowth))))
         }
         guard var stream = streams[id] else {
             // A stream this side reset or refused, or one already finished: its frames are dropped.
@@ -133,8 +139,8 @@ struct YamuxSession: MuxerMachine {
         guard nextID < UInt32.max - 2 else { throw .limit("yamux stream numbers exhausted") }
         let id = nextID
         nextID += 2
-        streams[id] = Stream(receiveWindow: Self.initialWindow, sendWindow: Self.initialWindow, awaitingAck: true)
-        return (key(id), YamuxHeader.frame(.init(kind: .windowUpdate, flags: .syn, streamID: id, length: 0)))
+        streams[id] = Stream(receiveWindow: receiveWindow, sendWindow: Self.initialWindow, awaitingAck: true)
+        return (key(id), YamuxHeader.frame(.init(kind: .windowUpdate, flags: .syn, streamID: id, length: windowGrowth)))
     }
 
     func sendable(_ key: StreamKey) -> Int {
@@ -154,7 +160,7 @@ struct YamuxSession: MuxerMachine {
         guard var stream = streams[id], !stream.remoteClosed else { return nil }
         stream.credit += count
         defer { streams[id] = stream }
-        guard stream.credit >= Self.initialWindow / 2 else { return nil }
+        guard stream.credit >= receiveWindow / 2 else { return nil }
         let delta = stream.credit
         stream.receiveWindow += delta
         stream.credit = 0

@@ -54,9 +54,7 @@ public enum NoiseChannel {
         var rest = plaintext
         repeat {
             let chunk = rest.readSlice(length: min(rest.readableBytes, maximumPlaintext))!
-            let sealed = try cipher.encrypt(chunk.readableBytesView, associatedData: [])
-            output.writeInteger(UInt16(sealed.count))
-            output.writeBytes(sealed)
+            try cipher.seal(chunk.readableBytesView, into: &output)
         } while rest.readableBytes > 0
         return output
     }
@@ -69,6 +67,6 @@ struct SecureReader<Raw: ChunkSource>: ChunkSource {
 
     mutating func nextChunk() async throws -> ByteBuffer? {
         guard let message = try await raw.nextOrEnd(NoiseChannel.decode) else { return nil }
-        return ByteBuffer(bytes: try cipher.decrypt(message.readableBytesView, associatedData: []))
+        return try cipher.open(message)
     }
 }

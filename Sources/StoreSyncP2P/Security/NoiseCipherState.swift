@@ -1,4 +1,7 @@
 import Crypto
+import Foundation
+import NIOCore
+import NIOFoundationCompat
 
 /// One direction of Noise encryption: ChaChaPoly under a key with a 64-bit counter nonce (four
 /// zero bytes, then the counter little-endian). Before a key is set it passes bytes through, as
@@ -32,6 +35,38 @@ struct NoiseCipherState: Sendable {
             return Array(box.ciphertext) + Array(box.tag)
         } catch {
             throw .handshake("encryption failed: \(error)")
+        }
+    }
+
+    /// Encrypts one transport message straight into `output`, behind its 2-byte length.
+    mutating func seal(_ plaintext: ByteBufferView, into output: inout ByteBuffer) throws(P2PError) {
+        guard let key else { throw .handshake("no transport key") }
+        guard nonce < UInt64.max else { throw .handshake("Noise nonce exhausted") }
+        do {
+            let box = try ChaChaPoly.seal(plaintext, using: SymmetricKey(data: key), nonce: nonceValue())
+            nonce += 1
+            output.writeInteger(UInt16(box.ciphertext.count + Self.tagLength))
+            output.writeBytes(box.ciphertext)
+            output.writeBytes(box.tag)
+        } catch {
+            throw .handshake("encryption failed: \(error)")
+        }
+    }
+
+    /// Decrypts one transport message.
+    mutating func open(_ message: ByteBuffer) throws(P2PError) -> ByteBuffer {
+        guard let key else { throw .handshake("no transport key") }
+        guard message.readableBytes >= Self.tagLength else { throw .handshake("ciphertext shorter than its tag") }
+        guard nonce < UInt64.max else { throw .handshake("Noise nonce exhausted") }
+        do {
+            let view = message.readableBytesView
+            let box = try ChaChaPoly.SealedBox(
+                nonce: nonceValue(), ciphertext: view.dropLast(Self.tagLength), tag: view.suffix(Self.tagLength))
+            let plaintext = try ChaChaPoly.open(box, using: SymmetricKey(data: key))
+            nonce += 1
+            return ByteBuffer(data: plaintext)
+        } catch {
+            throw .handshake("a message failed authentication")
         }
     }
 

@@ -14,6 +14,9 @@ public struct P2PConfiguration: Sendable {
     public var maximumConnectionsPerPeer = 4
     /// Streams open at once on one connection.
     public var maximumStreamsPerConnection = 64
+    /// The yamux receive window of each stream (at least the spec's 256 KiB, granted beyond it
+    /// when the stream opens): what a stream may buffer, and what one round trip carries.
+    public var yamuxWindow = 1 << 20
     /// The largest mplex message accepted.
     public var maximumMplexMessage = 1 << 20
     /// Muxers in order of preference: the first is offered first.
@@ -29,10 +32,12 @@ public struct P2PConfiguration: Sendable {
     public init() {}
 
     var muxerLimits: MuxerLimits {
-        MuxerLimits(maximumStreams: maximumStreamsPerConnection, maximumMplexMessage: maximumMplexMessage)
+        MuxerLimits(
+            maximumStreams: maximumStreamsPerConnection, yamuxWindow: yamuxWindow,
+            maximumMplexMessage: maximumMplexMessage)
     }
 
     /// The most a stream buffers before the connection's reader waits for it (mplex; yamux
     /// streams never hold more than their window).
-    var streamBufferLimit: Int { max(YamuxSession.initialWindow, maximumMplexMessage) }
+    var streamBufferLimit: Int { max(YamuxSession.initialWindow, yamuxWindow, maximumMplexMessage) }
 }
