@@ -25,7 +25,15 @@ public struct FrameDecoder: ByteToMessageDecoder {
     }
 
     public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
-        guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self) else { return .needMoreData }
+        guard let frame = try take(from: &buffer) else { return .needMoreData }
+        context.fireChannelRead(Self.wrapInboundOut(frame))
+        return .continue
+    }
+
+    /// Takes the frame at the front of `buffer` once all of it is there; its length is checked,
+    /// and counted against the ledger, as soon as the prefix is.
+    mutating func take(from buffer: inout ByteBuffer) throws -> Frame? {
+        guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self) else { return nil }
         guard length > 0 else { throw FrameError.empty }
         guard Int(length) <= maximumFrameSize else {
             throw FrameError.tooLarge(length: length, maximum: maximumFrameSize)
@@ -35,12 +43,11 @@ public struct FrameDecoder: ByteToMessageDecoder {
             try ledger.reserve(4 + Int(length))
             frontReserved = true
         }
-        guard buffer.readableBytes >= 4 + Int(length) else { return .needMoreData }
+        guard buffer.readableBytes >= 4 + Int(length) else { return nil }
         frontReserved = false
         buffer.moveReaderIndex(forwardBy: 4)
-        guard var body = buffer.readSlice(length: Int(length)) else { return .needMoreData }
-        context.fireChannelRead(Self.wrapInboundOut(try Self.parse(&body)))
-        return .continue
+        guard var body = buffer.readSlice(length: Int(length)) else { return nil }
+        return try Self.parse(&body)
     }
 
     public mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws

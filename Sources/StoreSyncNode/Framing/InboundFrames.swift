@@ -57,28 +57,23 @@ struct InboundConnection: Sendable {
 }
 
 /// Frames (SPEC.md 5.1, without the hello: the protocol id names the protocol) read from a libp2p
-/// stream. A length over the maximum is refused before anything of the frame is buffered, and
-/// each frame is counted against the buffer budget once its length is read.
+/// stream with the framing connection's decoder.
 struct StreamFrameReader {
     let stream: P2PStream
-    let maximumFrameSize: Int
-    let ledger: BufferBudget.Ledger?
+    /// The framing connection's decoder: the same bounds and buffer accounting.
+    private var decoder: FrameDecoder
     let idle: Double
     let clock: any SyncScheduler
     /// When the whole session must end, if it has such a bound (a client's sync session).
     let deadline: SessionDeadline?
     /// The error a timeout ends a read with; told whether the session's deadline was the cause.
     let timeoutError: @Sendable (_ sessionExpired: Bool) -> any Error
-    /// Whether the frame at the front was counted in.
-    private var frontReserved = false
-
     init(
         stream: P2PStream, maximumFrameSize: Int, ledger: BufferBudget.Ledger?, idle: Double, clock: any SyncScheduler,
         deadline: SessionDeadline? = nil, timeoutError: @escaping @Sendable (_ sessionExpired: Bool) -> any Error
     ) {
         self.stream = stream
-        self.maximumFrameSize = maximumFrameSize
-        self.ledger = ledger
+        self.decoder = FrameDecoder(maximumFrameSize: maximumFrameSize, ledger: ledger)
         self.idle = idle
         self.clock = clock
         self.deadline = deadline
@@ -105,21 +100,8 @@ struct StreamFrameReader {
     }
 
     private mutating func take(_ buffer: inout ByteBuffer) throws -> Frame? {
-        guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self) else { return nil }
-        guard length > 0 else { throw FrameError.empty }
-        guard Int(length) <= maximumFrameSize else {
-            throw FrameError.tooLarge(length: length, maximum: maximumFrameSize)
-        }
-        if let ledger, !frontReserved {
-            try ledger.reserve(4 + Int(length))
-            frontReserved = true
-        }
-        guard buffer.readableBytes >= 4 + Int(length) else { return nil }
-        frontReserved = false
-        buffer.moveReaderIndex(forwardBy: 4)
-        var body = buffer.readSlice(length: Int(length))!
-        let frame = try FrameDecoder.parse(&body)
-        if case .hello = frame { throw ProtocolError.bad("a libp2p stream names its protocol by its id, not a hello") }
+        let frame = try decoder.take(from: &buffer)
+        if case .hello? = frame { throw ProtocolError.bad("a libp2p stream names its protocol by its id, not a hello") }
         return frame
     }
 }
