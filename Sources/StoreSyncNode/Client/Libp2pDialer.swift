@@ -15,6 +15,11 @@ final class Libp2pDialer: Sendable {
     }
 
     deinit {
+        close()
+    }
+
+    /// Closes the connection, once its dial has finished.
+    func close() {
         if let task = dialing.withLock({ $0 }) {
             Task { try? await task.value.close() }
         }

@@ -2,7 +2,6 @@ import NIOCore
 import StoreSyncCore
 import StoreSyncP2P
 import StoreSyncProto
-import Synchronization
 
 /// A Waku Store v3 client over libp2p: dials the node once, then one stream per query (a
 /// varint-prefixed `StoreQueryRequest` out, a varint-prefixed `StoreQueryResponse` back).
@@ -26,29 +25,21 @@ public final class WakuStoreClient: Sendable {
     public static let maximumResponse = 16 << 20
 
     /// The node queried.
-    public let address: Multiaddr
-    private let host: P2PHost
+    public var address: Multiaddr { dialer.address }
+    private let dialer: Libp2pDialer
     private let timeout: Double
-    private let connection = Mutex<P2PConnection?>(nil)
 
     /// A client of the node at `address` (with its `/p2p/` PeerId), with a fresh identity unless
     /// one is given; each query waits at most `timeout` seconds.
     public init(address: Multiaddr, identity: PrivateKey? = nil, timeout: Double = 30) throws {
-        self.address = address
-        self.host = P2PHost(identity: try identity ?? PrivateKey.generate(.ed25519))
+        self.dialer = Libp2pDialer(
+            address: address, host: P2PHost(identity: try identity ?? PrivateKey.generate(.ed25519)))
         self.timeout = timeout
-    }
-
-    private func connected() async throws -> P2PConnection {
-        if let open = connection.withLock({ $0 }), open.isActive { return open }
-        let fresh = try await host.dial(address)
-        connection.withLock { $0 = fresh }
-        return fresh
     }
 
     /// Sends one query and reads its answer.
     public func query(_ request: Waku_Store_V3_StoreQueryRequest) async throws -> Waku_Store_V3_StoreQueryResponse {
-        try await Self.exchange(request, on: try await connected(), timeout: timeout, clock: SystemScheduler())
+        try await Self.exchange(request, on: try await dialer.connection(), timeout: timeout, clock: SystemScheduler())
     }
 
     /// One query on a stream of `connection`, answered within `timeout` seconds on `clock`.
@@ -79,6 +70,6 @@ public final class WakuStoreClient: Sendable {
 
     /// Closes the connection.
     public func close() {
-        connection.withLock { $0 }?.close()
+        dialer.close()
     }
 }
