@@ -43,17 +43,7 @@ public struct PrivateKey: Sendable {
 
     /// Decodes a private key protobuf (from the node's key file).
     public init(protobuf: [UInt8]) throws(P2PError) {
-        var reader = ProtobufReader(protobuf, what: "private key")
-        var typeValue: UInt64?
-        var data: [UInt8]?
-        while let (field, value) = try reader.next() {
-            switch field {
-            case 1: typeValue = try value.varint("key type")
-            case 2: data = try value.bytes("key data")
-            default: continue
-            }
-        }
-        guard let typeValue, let data else { throw .malformed("private key: type or data missing") }
+        let (typeValue, data) = try KeyProtobuf.decode(protobuf, what: "private key")
         switch KeyType(rawValue: typeValue) {
         case .ed25519:
             guard data.count == 64 || data.count == 32,
@@ -72,15 +62,10 @@ public struct PrivateKey: Sendable {
 
     /// The private key protobuf.
     public var protobuf: [UInt8] {
-        var writer = ProtobufWriter()
-        writer.varint(1, publicKey.type.rawValue)
         switch material {
-        case .ed25519(let seed):
-            writer.bytes(2, seed + publicKey.raw)
-        case .secp256k1(let secret):
-            writer.bytes(2, secret)
+        case .ed25519(let seed): KeyProtobuf.encode(type: .ed25519, data: seed + publicKey.raw)
+        case .secp256k1(let secret): KeyProtobuf.encode(type: .secp256k1, data: secret)
         }
-        return writer.bytes
     }
 
     /// The PeerId of this key.

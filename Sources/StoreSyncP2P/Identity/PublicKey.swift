@@ -30,17 +30,7 @@ public enum PublicKey: Sendable, Hashable {
         guard protobuf.count <= Self.maximumEncodedSize else {
             throw .tooLarge(what: "public key", size: protobuf.count, limit: Self.maximumEncodedSize)
         }
-        var reader = ProtobufReader(protobuf, what: "public key")
-        var typeValue: UInt64?
-        var data: [UInt8]?
-        while let (field, value) = try reader.next() {
-            switch field {
-            case 1: typeValue = try value.varint("key type")
-            case 2: data = try value.bytes("key data")
-            default: continue
-            }
-        }
-        guard let typeValue, let data else { throw .malformed("public key: type or data missing") }
+        let (typeValue, data) = try KeyProtobuf.decode(protobuf, what: "public key")
         guard let type = KeyType(rawValue: typeValue) else { throw .unsupportedKey("key type \(typeValue)") }
         switch type {
         case .ed25519:
@@ -58,10 +48,7 @@ public enum PublicKey: Sendable, Hashable {
 
     /// The key protobuf: what PeerIds and the Noise payload are computed over.
     public var protobuf: [UInt8] {
-        var writer = ProtobufWriter()
-        writer.varint(1, type.rawValue)
-        writer.bytes(2, raw)
-        return writer.bytes
+        KeyProtobuf.encode(type: type, data: raw)
     }
 
     /// Whether `signature` is this key's over `message`.
