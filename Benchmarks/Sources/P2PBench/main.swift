@@ -95,27 +95,26 @@ print("connection set-up (TCP, multistream, Noise XX, \(muxer), identify): \(per
 
 let waku = try WakuStoreClient(address: address)
 _ = try await waku.query(request(0))
-var overLibp2p: [Duration] = []
-for index in 0..<queries {
-    let started = ContinuousClock.now
-    let response = try await waku.query(request(index))
-    overLibp2p.append(ContinuousClock.now - started)
-    guard response.statusCode == 200, response.messages.count == 20 else {
-        fail("query \(index): status \(response.statusCode), \(response.messages.count) messages")
+/// The latency of each of `queries` queries sent with `ask`.
+@MainActor func latencies(_ ask: (Waku_Store_V3_StoreQueryRequest) async throws -> Waku_Store_V3_StoreQueryResponse)
+    async throws -> [Duration]
+{
+    var samples: [Duration] = []
+    for index in 0..<queries {
+        let started = ContinuousClock.now
+        let response = try await ask(request(index))
+        samples.append(ContinuousClock.now - started)
+        guard response.statusCode == 200, response.messages.count == 20 else {
+            fail("query \(index): status \(response.statusCode), \(response.messages.count) messages")
+        }
     }
+    return samples
 }
-print("Store v3 over libp2p (\(muxer), one connection, a stream per query): \(percentiles(overLibp2p))")
 
+let overLibp2p = try await latencies { try await waku.query($0) }
+print("Store v3 over libp2p (\(muxer), one connection, a stream per query): \(percentiles(overLibp2p))")
 let framing = NodeClient(host: "127.0.0.1", port: node.port)
-var overFraming: [Duration] = []
-for index in 0..<queries {
-    let started = ContinuousClock.now
-    let response = try await framing.query(request(index))
-    overFraming.append(ContinuousClock.now - started)
-    guard response.statusCode == 200, response.messages.count == 20 else {
-        fail("query \(index): status \(response.statusCode), \(response.messages.count) messages")
-    }
-}
+let overFraming = try await latencies { try await framing.query($0) }
 print("Store v3 over the framing listener (a TCP connection per query): \(percentiles(overFraming))")
 waku.close()
 await node.close()
