@@ -194,6 +194,29 @@ struct BandwidthTests {
         await node.stop()
     }
 
+    @Test func aLibp2pPeerOverItsBandwidthIsSlowedNotRefused() async throws {
+        let node = try await TestNode(allowPush: true) { $0.bandwidthPerPeer = 200_000 }
+        // A push of 600 kB over libp2p: the first 200 kB pass at once, the stream is not read
+        // further until the node's clock has paid for the rest at 200 kB/s, and all is stored.
+        let messages = try (0..<4).map { index in
+            try WakuMessage(
+                pubsubTopic: "/waku/2/rs/0/0", contentTopic: "/test/1/big/proto",
+                payload: [UInt8](repeating: UInt8(index), count: 150_000),
+                timestamp: 1_700_000_000_000_000_000 - Int64(index) * 1_000_000_000)
+        }
+        // The clock keeps moving until the node stops: its stream may still owe for the bytes
+        // that end it.
+        let mover = ClockMover(node.clock, stepsUpTo: 1)
+        let started = node.clock.uptime()
+        let counts = try await node.client.push(messages)
+        let advanced = node.clock.uptime() - started
+        #expect(counts.stored == 4)
+        #expect(advanced >= 1.9 && advanced <= 2.5, "the node's clock moved \(advanced) s")
+        #expect(try node.store.messageCount() == 4)
+        await node.stop()
+        _ = await mover.stop()
+    }
+
     @Test(arguments: StreamProtocol.allCases)
     func garbageOnEveryProtocolGetsAnErrorAndTheNodeKeepsServing(streamProtocol: StreamProtocol) async throws {
         let node = try await TestNode(allowPush: true)

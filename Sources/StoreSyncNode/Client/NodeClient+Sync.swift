@@ -183,55 +183,84 @@ extension NodeClient {
         }
     }
 
+    /// Fetch requests sent ahead of the reply being read: the peer reads its store for the next
+    /// one while this side checks and stores the last.
+    static let fetchPipelineDepth = 2
+
     /// Fetches `need`, a batch of hashes per request, and stores each reply as it comes. Only
     /// messages for requested keys that pass `admission` are accepted. Keys the peer does not
     /// deliver go to `report.unserved`: never treated as done.
+    ///
+    /// Requests are pipelined. A reply that fills its frame covers the hashes before its cursor;
+    /// the rest are asked for again, and later batches are no larger than what the last full reply
+    /// held, so that replies seldom leave a rest.
     func fetch(
         _ need: [MessageHash], store: MessageStore, pubsubTopic: String, admission: MessageAdmission,
         stream: inout NodeStream, report: inout SyncReport, logger: Logger, progress: @Sendable (SyncReport) -> Void
     ) async throws {
         let hasher = SHA256Hasher()
-        var start = 0
-        while start < need.count {
-            let batch = Array(need[start..<min(need.count, start + TransferRequest.maximumFetch)])
-            var request = ByteBuffer()
-            TransferRequest.fetch(pubsubTopic: pubsubTopic, hashes: batch).encode(into: &request)
-            let reply = try await stream.request(request)
-            let response = try Waku_Store_V3_StoreQueryResponse(serializedBytes: Array(buffer: reply))
-            // The reply covers the hashes before its cursor (all of them without one).
-            var considered = batch.count
-            if response.hasPaginationCursor {
-                guard let cursor = MessageHash(bytes: Array(response.paginationCursor)),
-                    let index = batch.firstIndex(of: cursor), index > 0
-                else { throw PeerError.unexpected("a fetch reply that makes no progress") }
-                considered = index
-            }
-            var wanted = Set(batch[..<considered])
-            var accepted = [WakuMessage]()
-            let now = clock.now()
-            for entry in response.messages {
-                guard let claimed = MessageHash(bytes: Array(entry.messageHash)), wanted.contains(claimed),
-                    entry.hasMessage,
-                    let message = try? WakuMessage(proto: entry.message, pubsubTopic: pubsubTopic),
-                    message.hash(using: hasher) == claimed
-                else {
-                    report.fetched.rejected += 1
-                    logger.warning("rejected a message from \(host):\(port): it does not match a requested key")
-                    continue
-                }
-                wanted.remove(claimed)
-                if let reason = admission.refusal(of: message, now: now) {
-                    report.fetched.rejected += 1
-                    logger.warning("rejected a message from \(host):\(port): \(reason)")
-                    continue
-                }
-                accepted.append(message)
-            }
-            let result = try await store.ingest(accepted)
-            for outcome in result.outcomes { report.fetched.count(outcome) }
-            report.unserved += batch[..<considered].filter { wanted.contains($0) }
-            start += considered
+        var queue = FetchQueue(need)
+        var inFlight: [[MessageHash]] = []
+        // The previous reply is stored while the next one is asked for and checked: one store
+        // write in flight at most.
+        var storing: Task<MessageStore.IngestResult, any Error>?
+        func settle() async throws {
+            guard let pending = storing else { return }
+            storing = nil
+            for outcome in try await pending.value.outcomes { report.fetched.count(outcome) }
             progress(report)
+        }
+        do {
+            while true {
+                while inFlight.count < Self.fetchPipelineDepth, let batch = queue.nextBatch() {
+                    var request = ByteBuffer()
+                    TransferRequest.fetch(pubsubTopic: pubsubTopic, hashes: batch).encode(into: &request)
+                    try await stream.post(request)
+                    inFlight.append(batch)
+                }
+                guard !inFlight.isEmpty else { break }
+                let batch = inFlight.removeFirst()
+                let reply = try await stream.reply()
+                let response = try Waku_Store_V3_StoreQueryResponse(buffer: reply)
+                // The reply covers the hashes before its cursor (all of them without one).
+                var considered = batch.count
+                if response.hasPaginationCursor {
+                    guard let cursor = MessageHash(bytes: Array(response.paginationCursor)),
+                        let index = batch.firstIndex(of: cursor), index > 0
+                    else { throw PeerError.unexpected("a fetch reply that makes no progress") }
+                    considered = index
+                }
+                queue.answered(batch, considered: considered)
+                var wanted = Set(batch[..<considered])
+                var accepted = [WakuMessage]()
+                let now = clock.now()
+                for entry in response.messages {
+                    guard let claimed = MessageHash(bytes: Array(entry.messageHash)), wanted.contains(claimed),
+                        entry.hasMessage,
+                        let message = try? WakuMessage(proto: entry.message, pubsubTopic: pubsubTopic),
+                        message.hash(using: hasher) == claimed
+                    else {
+                        report.fetched.rejected += 1
+                        logger.warning("rejected a message from \(host):\(port): it does not match a requested key")
+                        continue
+                    }
+                    wanted.remove(claimed)
+                    if let reason = admission.refusal(of: message, now: now) {
+                        report.fetched.rejected += 1
+                        logger.warning("rejected a message from \(host):\(port): \(reason)")
+                        continue
+                    }
+                    accepted.append(message)
+                }
+                report.unserved += batch[..<considered].filter { wanted.contains($0) }
+                try await settle()
+                storing = Task { [accepted] in try await store.ingest(accepted) }
+            }
+            try await settle()
+        } catch {
+            // What was handed to the store is stored or not whatever the peer does next.
+            try? await settle()
+            throw error
         }
     }
 }

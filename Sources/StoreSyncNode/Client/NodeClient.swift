@@ -84,6 +84,13 @@ public struct NodeStream {
 
     /// Sends one data frame and waits for the data frame that answers it.
     public mutating func request(_ body: ByteBuffer) async throws -> ByteBuffer {
+        try await post(body)
+        return try await reply()
+    }
+
+    /// Sends one data frame without waiting for its answer: requests may be pipelined, and the
+    /// peer answers them in order.
+    public mutating func post(_ body: ByteBuffer) async throws {
         bytesSent += body.readableBytes
         do {
             try await send(.data(body))
@@ -95,6 +102,10 @@ public struct NodeStream {
             }
             throw error
         }
+    }
+
+    /// Waits for the data frame that answers the oldest request not yet answered.
+    public mutating func reply() async throws -> ByteBuffer {
         switch try await receive() {
         case .data(let reply)?:
             bytesReceived += reply.readableBytes
@@ -260,8 +271,8 @@ public struct NodeClient: Sendable {
             }
         }
         return try await withStream(.storeQuery) { stream in
-            let reply = try await stream.request(ByteBuffer(bytes: try request.serializedBytes() as [UInt8]))
-            return try Waku_Store_V3_StoreQueryResponse(serializedBytes: Array(buffer: reply))
+            let reply = try await stream.request(try request.serializedBuffer())
+            return try Waku_Store_V3_StoreQueryResponse(buffer: reply)
         }
     }
 
@@ -281,7 +292,7 @@ public struct NodeClient: Sendable {
     static func container(_ messages: [WakuMessage]) throws -> ByteBuffer {
         var container = Waku_Store_V3_StoreQueryResponse()
         container.messages = messages.map { $0.keyValue(hash: $0.hash) }
-        return ByteBuffer(bytes: try container.serializedBytes() as [UInt8])
+        return try container.serializedBuffer()
     }
 
     /// Splits messages into batches whose encoding stays under `budget` bytes and 500 messages.

@@ -43,7 +43,11 @@ public struct FrameDecoder: ByteToMessageDecoder {
             try ledger.reserve(4 + Int(length))
             frontReserved = true
         }
-        guard buffer.readableBytes >= 4 + Int(length) else { return nil }
+        guard buffer.readableBytes >= 4 + Int(length) else {
+            // Room for the rest of the frame, counted above: taken once, not grown chunk by chunk.
+            buffer.reserveCapacity(minimumWritableBytes: 4 + Int(length) - buffer.readableBytes)
+            return nil
+        }
         frontReserved = false
         buffer.moveReaderIndex(forwardBy: 4)
         guard var body = buffer.readSlice(length: Int(length)) else { return nil }

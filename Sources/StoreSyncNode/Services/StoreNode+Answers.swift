@@ -18,12 +18,12 @@ extension StoreNode {
             }
             counters.update { $0.messagesServed += response.messages.count }
             metrics.messagesTransferred(received: 0, sent: response.messages.count)
-            return ByteBuffer(bytes: try response.serializedBytes() as [UInt8])
+            return try response.serializedBuffer()
         case .offer(let topic, let window, let payload):
             guard admission.pubsubTopics.contains(topic) else {
                 throw ProtocolError(.notFound, "pubsub topic \(topic) is not one this node stores")
             }
-            let offered = try Waku_Store_V3_StoreQueryResponse(serializedBytes: Array(buffer: payload))
+            let offered = try Waku_Store_V3_StoreQueryResponse(buffer: payload)
             if !configuration.allowPush {
                 try permitOffer(offered.messages, pubsubTopic: topic, address: address)
             }
@@ -91,7 +91,7 @@ extension StoreNode {
     }
 
     func answerPush(_ request: inout ByteBuffer, peer: String) async throws -> ByteBuffer {
-        let pushed = try Waku_Store_V3_StoreQueryResponse(serializedBytes: Array(buffer: request))
+        let pushed = try Waku_Store_V3_StoreQueryResponse(buffer: request)
         let counts = try await storeVerified(pushed.messages, peer: peer, requireHash: false) { message, _ in
             message.ephemeral ? "ephemeral messages are not stored" : nil
         }
@@ -155,6 +155,6 @@ extension StoreNode {
     func answerStoreQuery(_ request: inout ByteBuffer) async throws -> ByteBuffer {
         let serialized = Array(buffer: request)
         let response = try await store.read { StoreQuery.answer(serialized: serialized, store: $0) }
-        return ByteBuffer(bytes: try response.serializedBytes() as [UInt8])
+        return try response.serializedBuffer()
     }
 }

@@ -32,6 +32,8 @@ public final class StoreNode: Sendable {
     private let serverChannel: NIOAsyncChannel<InboundConnection, Never>?
     /// The bytes of received frames held now, against the node's bounds.
     public let buffers: BufferBudget
+    /// Bytes per second each peer may send to each service.
+    let bandwidth: BandwidthLimiter
     /// The node's libp2p host: its identity and the services Waku peers reach.
     public let host: P2PHost
     private let listener: P2PListener
@@ -41,9 +43,10 @@ public final class StoreNode: Sendable {
 
     private init(
         store: MessageStore, configuration: NodeConfiguration, logger: Logger, metrics: NodeMetrics,
-        clock: any SyncScheduler, buffers: BufferBudget, channel: NIOAsyncChannel<InboundConnection, Never>?,
-        host: P2PHost, listener: P2PListener
+        clock: any SyncScheduler, buffers: BufferBudget, bandwidth: BandwidthLimiter,
+        channel: NIOAsyncChannel<InboundConnection, Never>?, host: P2PHost, listener: P2PListener
     ) {
+        self.bandwidth = bandwidth
         self.host = host
         self.listener = listener
         self.store = store
@@ -119,7 +122,7 @@ public final class StoreNode: Sendable {
         }
         let node = StoreNode(
             store: store, configuration: configuration, logger: logger, metrics: metrics, clock: clock,
-            buffers: buffers, channel: channel, host: host, listener: listener)
+            buffers: buffers, bandwidth: bandwidth, channel: channel, host: host, listener: listener)
         node.registerServices(on: host)
         return node
     }

@@ -28,7 +28,7 @@ public enum StoreQuery {
         response.requestID = requestID
         response.statusCode = UInt32(code.rawValue)
         response.statusDesc = description
-        return ByteBuffer(bytes: try response.serializedBytes() as [UInt8])
+        return try response.serializedBuffer()
     }
 
     /// Answers the bytes of a request as they came from the network: a request that is not a

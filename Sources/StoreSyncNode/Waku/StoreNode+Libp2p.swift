@@ -39,6 +39,7 @@ extension StoreNode {
             peer: "\(info.remotePeer) at \(info.remoteIP)", limitKeys: Self.limitKeys(info),
             identity: "p2p:\(info.remotePeer)",
             mayPush: configuration.allowsPush(from: info.remotePeer.description))
+        meterBandwidth(of: stream, service: streamProtocol)
         let ledger = buffers.connection()
         defer { ledger.close() }
         let lifetime = Watchdog(after: configuration.maximumStreamDuration, clock: clock) { stream.reset() }
@@ -78,6 +79,18 @@ extension StoreNode {
         [info.remoteIP, "p2p:\(info.remotePeer)"]
     }
 
+    /// Charges what the peer sends on `stream` to its bandwidth buckets, by address and by
+    /// PeerId; over either, the stream is not read until the debt is paid on the node's clock.
+    func meterBandwidth(of stream: P2PStream, service: StreamProtocol) {
+        guard bandwidth.bytesPerSecond != nil else { return }
+        let keys = Self.limitKeys(stream.connection)
+        stream.meter { [bandwidth, clock] bytes in
+            let now = clock.uptime()
+            let wait = keys.map { bandwidth.charge(bytes, peer: $0, service: service.name, now: now) }.max() ?? 0
+            if wait > 0 { try await clock.sleep(seconds: wait) }
+        }
+    }
+
     /// One Store v3 request per stream: over the rate limit the answer is 429 with request id
     /// "N/A" and the request is not read, as the reference node does.
     func serveStoreQuery(_ stream: P2PStream) async throws {
@@ -94,6 +107,7 @@ extension StoreNode {
             try await stream.writePrefixed(response)
             return
         }
+        meterBandwidth(of: stream, service: .storeQuery)
         let watchdog = Watchdog(after: configuration.idleTimeout, clock: clock) { stream.reset() }
         let request: ByteBuffer?
         do {

@@ -52,14 +52,14 @@ public final class WakuStoreClient: Sendable {
         let watchdog = Watchdog(after: timeout, clock: clock) { stream.reset() }
         defer { watchdog.cancel() }
         do {
-            try await stream.writePrefixed(ByteBuffer(bytes: try request.serializedBytes() as [UInt8]))
+            try await stream.writePrefixed(try request.serializedBuffer())
             stream.closeWrite()
             guard
                 let answer = try await stream.readPrefixed(
                     limit: Self.maximumResponse, what: "StoreQueryResponse")
             else { throw Failure.noResponse }
             do {
-                return try Waku_Store_V3_StoreQueryResponse(serializedBytes: Array(answer.readableBytesView))
+                return try Waku_Store_V3_StoreQueryResponse(buffer: answer)
             } catch {
                 throw Failure.malformedResponse("\(error)")
             }

@@ -7,8 +7,10 @@ import NIOCore
 /// holds more than its buffer bound.
 struct MplexSession: MuxerMachine {
     static let protocolID = "/mplex/6.7.0"
-    /// The largest message this side sends.
-    static let maximumFrame = 64 * 1024
+    /// The largest data this side sends in one message: with its header (two varints, at most
+    /// 10 + 3 bytes here), one Noise message, so that the receiver takes messages out of decrypted
+    /// Noise messages without copying them.
+    static let maximumFrame = NoiseChannel.maximumPlaintext - 13
 
     enum Flag: UInt64 {
         case newStream = 0

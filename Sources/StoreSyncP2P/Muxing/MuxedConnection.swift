@@ -75,9 +75,8 @@ final class MuxedConnection<Machine: MuxerMachine>: StreamOwner {
                     if resume { continuation.resume() }
                 }
             }
-            guard var chunk = try await reader.source.nextChunk() else { return }
-            reader.buffer.discardReadBytes()
-            reader.buffer.writeBuffer(&chunk)
+            guard let chunk = try await reader.source.nextChunk() else { return }
+            reader.append(chunk)
         }
     }
 

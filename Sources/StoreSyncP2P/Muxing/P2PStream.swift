@@ -13,6 +13,8 @@ public final class P2PStream: Sendable {
     private let owner: any StreamOwner
     /// Bytes read from the connection and not yet taken by a parser.
     private let pending: Mutex<ByteBuffer>
+    /// What each chunk read from the connection is charged to, if anything.
+    private let meter = Mutex<(@Sendable (Int) async throws -> Void)?>(nil)
 
     init(key: StreamKey, owner: any StreamOwner, protocolID: String, connection: P2PConnectionInfo, pending: ByteBuffer)
     {
@@ -35,7 +37,21 @@ public final class P2PStream: Sendable {
             return buffer
         }
         if let buffered { return buffered }
-        return try await owner.read(key)
+        return try await readChunk()
+    }
+
+    /// Charges every chunk read from now on to `charge`, before it is parsed. While `charge`
+    /// waits nothing more is read from the stream, so the peer's window stays shut (yamux) or
+    /// the connection stops being read once the stream's buffer is full (mplex): a rate limit
+    /// turns into backpressure on the sender.
+    public func meter(with charge: @escaping @Sendable (Int) async throws -> Void) {
+        meter.withLock { $0 = charge }
+    }
+
+    private func readChunk() async throws -> ByteBuffer? {
+        let chunk = try await owner.read(key)
+        if let chunk, let charge = meter.withLock({ $0 }) { try await charge(chunk.readableBytes) }
+        return chunk
     }
 
     /// The next message `parse` takes, or nil if the peer closed the stream cleanly before it.
@@ -93,7 +109,7 @@ public final class P2PStream: Sendable {
         let stream: P2PStream
 
         mutating func nextChunk() async throws -> ByteBuffer? {
-            try await stream.owner.read(stream.key)
+            try await stream.readChunk()
         }
     }
 }

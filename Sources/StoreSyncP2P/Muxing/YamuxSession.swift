@@ -7,8 +7,9 @@ struct YamuxSession: MuxerMachine {
     static let protocolID = "/yamux/1.0.0"
     /// The window every stream starts with, both ways (the spec's default).
     static let initialWindow = 256 * 1024
-    /// The largest data frame this side sends.
-    static let maximumFrame = 64 * 1024
+    /// The largest data frame this side sends: with its 12-byte header, one Noise message, so
+    /// that the receiver takes frames out of decrypted messages without copying them.
+    static let maximumFrame = NoiseChannel.maximumPlaintext - YamuxHeader.size
 
     private struct Stream: Sendable {
         /// Bytes the peer may still send before a window update.

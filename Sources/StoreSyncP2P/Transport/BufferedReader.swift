@@ -30,10 +30,21 @@ public struct BufferedReader<Source: ChunkSource> {
     public mutating func nextOrEnd<T>(_ parse: (inout ByteBuffer) throws -> T?) async throws -> T? {
         while true {
             if let value = try parse(&buffer) { return value }
-            guard var chunk = try await source.nextChunk() else {
+            guard let chunk = try await source.nextChunk() else {
                 guard buffer.readableBytes == 0 else { throw P2PError.malformed("the stream ended inside a message") }
                 return nil
             }
+            append(chunk)
+        }
+    }
+
+    /// Adds a chunk behind the bytes not yet taken; a chunk that arrives when none are left
+    /// becomes the buffer, uncopied.
+    public mutating func append(_ chunk: ByteBuffer) {
+        if buffer.readableBytes == 0 {
+            buffer = chunk
+        } else {
+            var chunk = chunk
             buffer.discardReadBytes()
             buffer.writeBuffer(&chunk)
         }
