@@ -3,8 +3,11 @@ import FuzzSupport
 import StoreSyncCore
 
 // libFuzzer target: arbitrary bytes as a Negentropy message, fed to a responder over a fixed key
-// set and to an initiator in the middle of a session. Beyond "no crash" it checks that a decoded
-// message re-encodes canonically and that the initiator never reports an id as both have and need.
+// set and to an initiator in the middle of a session; and the same bytes as a store-sync
+// `RangesData` payload, decoded and fed to the store-sync engine. Beyond "no crash" it checks that
+// a decoded message re-encodes canonically (for `RangesData`, where its hash-prefix rule allows:
+// one re-encoding is a fixed point, and bytes that are already canonical decode back to the same
+// payload) and that no id is reported as both have and need.
 
 let fixedKeys: [SyncKey] = (0..<300).map { index in
     var seed = UInt64(index) &* 0x9E37_79B9_7F4A_7C15
@@ -19,8 +22,29 @@ let fixedKeys: [SyncKey] = (0..<300).map { index in
 }
 let responderStorage = SortedKeyStorage(fixedKeys)
 let initiatorStorage = SortedKeyStorage(fixedKeys.enumerated().filter { $0.offset % 7 != 0 }.map(\.element))
+let storeSyncStorage = MemoryXorStorage(
+    fixedKeys.enumerated().map { index, key in
+        MemoryXorStorage.Entry(key: key, pubsubTopic: "/waku/2/rs/0/0", contentTopic: "/fuzz/1/c\(index % 3)/proto")
+    })
+
+func fuzzStoreSync(_ bytes: [UInt8]) {
+    if let payload = try? RangesData(decoding: bytes) {
+        let encoded = payload.encoded()
+        let again = try? RangesData(decoding: encoded)
+        fuzzCheck(again?.encoded() == encoded, "a re-encoded payload is a fixed point of decode and encode")
+        if encoded == bytes { fuzzCheck(again == payload, "canonical bytes decode back to the same payload") }
+    }
+    var engine = StoreSyncReconciler(configuration: .init(itemSetThreshold: 10, maximumRounds: 4))
+    if let step = try? engine.receive(bytes, storage: storeSyncStorage) {
+        fuzzCheck(Set(step.have).isDisjoint(with: step.need), "no hash is both have and need")
+        if let reply = step.reply, reply.count > 1 {
+            fuzzCheck((try? RangesData(decoding: reply)) != nil, "the engine's reply decodes")
+        }
+    }
+}
 
 func fuzzOne(_ bytes: [UInt8]) {
+    fuzzStoreSync(bytes)
     if case .message(let message)? = try? NegentropyMessage.decode(bytes) {
         let encoded = message.encoded()
         let again = try? NegentropyMessage.decode(encoded)

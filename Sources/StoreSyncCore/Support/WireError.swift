@@ -25,6 +25,16 @@ public enum WireError: Error, Equatable, Sendable, CustomStringConvertible {
     case tooManyRanges(limit: Int)
     /// A message has more ids in its IdLists than the configured limit.
     case tooManyIds(limit: Int)
+    /// A store-sync timestamp (a bound's or an item's, after its delta) passes 2^64.
+    case timestampOverflow(offset: Int)
+    /// A store-sync item set's reconciled flag is neither 0 nor 1.
+    case invalidFlag(UInt64, offset: Int)
+    /// A store-sync payload names more topics of one kind than the bound.
+    case tooManyTopics(count: UInt64, offset: Int)
+    /// A store-sync topic is longer than the bound.
+    case topicTooLong(length: UInt64, offset: Int)
+    /// A store-sync topic is not UTF-8.
+    case invalidTopic(offset: Int)
 
     public var description: String {
         switch self {
@@ -42,6 +52,13 @@ public enum WireError: Error, Equatable, Sendable, CustomStringConvertible {
             "IdList at byte \(offset) declares \(count) ids, more than the bytes left hold"
         case .tooManyRanges(let limit): "message has more than \(limit) ranges"
         case .tooManyIds(let limit): "message has more than \(limit) ids"
+        case .timestampOverflow(let offset): "timestamp at byte \(offset) passes 2^64"
+        case .invalidFlag(let flag, let offset): "reconciled flag \(flag) at byte \(offset) is neither 0 nor 1"
+        case .tooManyTopics(let count, let offset):
+            "\(count) topics at byte \(offset); at most \(RangesData.maximumTopics)"
+        case .topicTooLong(let length, let offset):
+            "topic of \(length) bytes at byte \(offset); at most \(RangesData.maximumTopicLength)"
+        case .invalidTopic(let offset): "topic at byte \(offset) is not UTF-8"
         }
     }
 }

@@ -108,3 +108,13 @@ public struct MessageHash: Hashable, Comparable, Sendable {
         return lhs.word3 < rhs.word3
     }
 }
+
+extension MessageHash {
+    /// The bytewise XOR of two hashes: the store-sync fingerprint combines hashes so.
+    @inlinable
+    public func xor(_ other: MessageHash) -> MessageHash {
+        MessageHash(
+            word0: word0 ^ other.word0, word1: word1 ^ other.word1, word2: word2 ^ other.word2,
+            word3: word3 ^ other.word3)
+    }
+}
