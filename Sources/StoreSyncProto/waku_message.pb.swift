@@ -33,7 +33,16 @@ public nonisolated struct Waku_Message_V1_WakuMessage: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var payload: Data = Data()
+  /// Optional here (the wire is the same) so that an empty payload is still written: the
+  /// reference node refuses a WakuMessage without field 1.
+  public var payload: Data {
+    get {_payload ?? Data()}
+    set {_payload = newValue}
+  }
+  /// Returns true if `payload` has been explicitly set.
+  public var hasPayload: Bool {self._payload != nil}
+  /// Clears the value of `payload`. Subsequent reads from it will return its default value.
+  public mutating func clearPayload() {self._payload = nil}
 
   public var contentTopic: String = String()
 
@@ -89,6 +98,7 @@ public nonisolated struct Waku_Message_V1_WakuMessage: Sendable {
 
   public init() {}
 
+  fileprivate var _payload: Data? = nil
   fileprivate var _version: UInt32? = nil
   fileprivate var _timestamp: Int64? = nil
   fileprivate var _meta: Data? = nil
@@ -110,7 +120,7 @@ nonisolated extension Waku_Message_V1_WakuMessage: SwiftProtobuf.Message, SwiftP
       // allocates stack space for every case branch when no optimizations are
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
-      case 1: try { try decoder.decodeSingularBytesField(value: &self.payload) }()
+      case 1: try { try decoder.decodeSingularBytesField(value: &self._payload) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.contentTopic) }()
       case 3: try { try decoder.decodeSingularUInt32Field(value: &self._version) }()
       case 10: try { try decoder.decodeSingularSInt64Field(value: &self._timestamp) }()
@@ -127,9 +137,9 @@ nonisolated extension Waku_Message_V1_WakuMessage: SwiftProtobuf.Message, SwiftP
     // allocates stack space for every if/case branch local when no optimizations
     // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
     // https://github.com/apple/swift-protobuf/issues/1182
-    if !self.payload.isEmpty {
-      try visitor.visitSingularBytesField(value: self.payload, fieldNumber: 1)
-    }
+    try { if let v = self._payload {
+      try visitor.visitSingularBytesField(value: v, fieldNumber: 1)
+    } }()
     if !self.contentTopic.isEmpty {
       try visitor.visitSingularStringField(value: self.contentTopic, fieldNumber: 2)
     }
@@ -152,7 +162,7 @@ nonisolated extension Waku_Message_V1_WakuMessage: SwiftProtobuf.Message, SwiftP
   }
 
   public static func ==(lhs: Waku_Message_V1_WakuMessage, rhs: Waku_Message_V1_WakuMessage) -> Bool {
-    if lhs.payload != rhs.payload {return false}
+    if lhs._payload != rhs._payload {return false}
     if lhs.contentTopic != rhs.contentTopic {return false}
     if lhs._version != rhs._version {return false}
     if lhs._timestamp != rhs._timestamp {return false}

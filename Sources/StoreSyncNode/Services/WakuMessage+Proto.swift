@@ -36,7 +36,8 @@ extension WakuMessage {
     public var encodedSize: Int {
         func field(_ length: Int) -> Int { 1 + VarInt.encodedLength(of: UInt64(length)) + length }
         var size = 0
-        if !payload.isEmpty { size += field(payload.count) }
+        // The payload field is written even when empty (the reference node wants field 1).
+        size += field(payload.count)
         if !contentTopic.isEmpty { size += field(contentTopic.utf8.count) }
         if version != 0 { size += 1 + VarInt.encodedLength(of: UInt64(version)) }
         let zigzag = UInt64(bitPattern: (timestamp << 1) ^ (timestamp >> 63))
