@@ -3,7 +3,7 @@ import StoreSyncCore
 import StoreSyncLMDB
 
 // sync-bench: reconciliation scenarios measured on the same data for every method.
-//   sync-bench --n N --d D [--policy reference|adaptive|full-ids|xor-partitions] [--responder-policy P]
+//   sync-bench --n N --d D [--policy reference|adaptive|full-ids|xor-partitions|waku-sync] [--responder-policy P]
 //              [--storage memory|lmdb] [--transport inprocess] [--frame-limit BYTES] [--seed S] [--json]
 // prints one line (or JSON object) for one run. Without --n and --d it runs the grid (see Grid.swift)
 // and writes its table, CSV and plots.
@@ -47,9 +47,14 @@ func parse() -> Options {
         case "--policy":
             options.method = value(argument)
             options.policy = SplitPolicy(rawValue: options.method) ?? options.policy
-            guard SplitPolicy(rawValue: options.method) != nil || Baseline.names.contains(options.method) else {
+            guard
+                SplitPolicy(rawValue: options.method) != nil || Baseline.names.contains(options.method)
+                    || options.method == WakuSyncRun.method
+            else {
                 FileHandle.standardError.write(
-                    Data("sync-bench: --policy must be reference, adaptive, full-ids or xor-partitions\n".utf8))
+                    Data(
+                        "sync-bench: --policy must be reference, adaptive, full-ids, xor-partitions or waku-sync\n".utf8
+                    ))
                 exit(2)
             }
         case "--output": options.output = value(argument)
@@ -158,6 +163,13 @@ case ("memory", "full-ids"):
     (outcome, seconds, cpu) = measureOnce { Baseline.fullIds(local: workload.local, remote: workload.remote) }
 case ("memory", "xor-partitions"):
     (outcome, seconds, cpu) = measureOnce { Baseline.xorPartitions(local: workload.local, remote: workload.remote) }
+case ("memory", WakuSyncRun.method) where options.transport == "inprocess":
+    let local = WakuSyncRun.storage(workload.local)
+    let remote = WakuSyncRun.storage(workload.remote)
+    (outcome, seconds, cpu) = try measureOnce { try WakuSyncRun.run(local: local, remote: remote) }
+case (_, WakuSyncRun.method):
+    FileHandle.standardError.write(Data("sync-bench: waku-sync runs in process on memory storage so far\n".utf8))
+    exit(2)
 case (_, "full-ids"), (_, "xor-partitions"):
     FileHandle.standardError.write(Data("sync-bench: the baselines run on memory storage\n".utf8))
     exit(2)
@@ -209,7 +221,7 @@ if options.json {
     let fields: [String] = [
         "\"n\":\(options.n)", "\"d\":\(options.d)", "\"storage\":\"\(options.storage)\"",
         "\"policy\":\"\(options.method)\"",
-        "\"responder_policy\":\"\(Baseline.names.contains(options.method) ? options.method : (options.responderPolicy ?? options.policy).rawValue)\"",
+        "\"responder_policy\":\"\(Baseline.names.contains(options.method) || options.method == WakuSyncRun.method ? options.method : (options.responderPolicy ?? options.policy).rawValue)\"",
         "\"transport\":\"\(options.transport)\"", "\"frame_limit\":\(options.frameLimit)",
         "\"rounds\":\(outcome.rounds)", "\"bytes_up\":\(outcome.bytesUp)", "\"bytes_down\":\(outcome.bytesDown)",
         "\"bytes_per_difference\":\(String(format: "%.1f", perDifference))",
