@@ -38,42 +38,30 @@ public enum PeerError: Error, Equatable, Sendable, CustomStringConvertible {
 /// One open stream to a peer, for the duration of a client call: a framing connection, or a
 /// libp2p stream of the protocol's id.
 public struct NodeStream {
-    private enum Transport {
-        case framing(NIOAsyncChannelInboundStream<Frame>.AsyncIterator, NIOAsyncChannelOutboundWriter<Frame>)
-        case libp2p(StreamFrameReader, FrameWriter)
-    }
-
-    private var transport: Transport
+    private var source: FrameSource
+    private let writer: FrameWriter
     /// Bytes of data frames sent and received on this stream.
     public private(set) var bytesSent = 0
     public private(set) var bytesReceived = 0
 
     init(inbound: NIOAsyncChannelInboundStream<Frame>.AsyncIterator, outbound: NIOAsyncChannelOutboundWriter<Frame>) {
-        transport = .framing(inbound, outbound)
+        source = .channel(inbound)
+        writer = FrameWriter(outbound)
     }
 
     init(reader: StreamFrameReader, writer: FrameWriter) {
-        transport = .libp2p(reader, writer)
+        source = .stream(reader)
+        self.writer = writer
     }
 
     /// Sends one frame.
     func send(_ frame: Frame) async throws {
-        switch transport {
-        case .framing(_, let outbound): try await outbound.write(frame)
-        case .libp2p(_, let writer): try await writer.write(frame)
-        }
+        try await writer.write(frame)
     }
 
     /// The peer's next frame, or nil when it closed the stream.
     mutating func receive() async throws -> Frame? {
-        switch transport {
-        case .framing(var inbound, let outbound):
-            defer { transport = .framing(inbound, outbound) }
-            return try await inbound.next()
-        case .libp2p(var reader, let writer):
-            defer { transport = .libp2p(reader, writer) }
-            return try await reader.next()
-        }
+        try await source.next()
     }
 
     /// Waits for the peer's next frame without sending anything: what it says before closing

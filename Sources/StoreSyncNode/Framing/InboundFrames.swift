@@ -6,12 +6,7 @@ import StoreSyncP2P
 /// each frame stays counted against the node's buffer budget until the service asks for the next
 /// one, and whatever is left is released when the stream ends.
 struct InboundFrames {
-    private enum Source {
-        case channel(NIOAsyncChannelInboundStream<Frame>.AsyncIterator)
-        case stream(StreamFrameReader)
-    }
-
-    private var source: Source
+    private var source: FrameSource
     private let ledger: BufferBudget.Ledger
     /// Whether the service holds a frame it took.
     private var holding = false
@@ -36,17 +31,28 @@ struct InboundFrames {
     /// The next frame; the previous one is done with.
     mutating func next() async throws -> Frame? {
         if holding { ledger.releaseOldest() }
-        let frame: Frame?
-        switch source {
-        case .channel(var iterator):
-            frame = try await iterator.next()
-            source = .channel(iterator)
-        case .stream(var reader):
-            frame = try await reader.next()
-            source = .stream(reader)
-        }
+        let frame = try await source.next()
         holding = frame != nil
         return frame
+    }
+}
+
+/// Where a stream's frames come from: a framing connection's decoder, or a libp2p stream read
+/// with the same decoder.
+enum FrameSource {
+    case channel(NIOAsyncChannelInboundStream<Frame>.AsyncIterator)
+    case stream(StreamFrameReader)
+
+    /// The next frame, or nil when the peer closed the stream.
+    mutating func next() async throws -> Frame? {
+        switch self {
+        case .channel(var iterator):
+            defer { self = .channel(iterator) }
+            return try await iterator.next()
+        case .stream(var reader):
+            defer { self = .stream(reader) }
+            return try await reader.next()
+        }
     }
 }
 

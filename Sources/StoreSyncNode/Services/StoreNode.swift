@@ -181,22 +181,17 @@ public final class StoreNode: Sendable {
         do {
             try await connection.executeThenClose { inbound, outbound in
                 var frames = InboundFrames(inbound, ledger: accepted.ledger)
+                let writer = FrameWriter(outbound)
                 do {
                     guard admitted else {
                         throw ProtocolError(.unavailable, "too many connections; try again later")
                     }
                     try await serveStream(
-                        &frames, FrameWriter(outbound),
+                        &frames, writer,
                         requester: Requester(
                             peer: peer, limitKeys: [address], identity: address, mayPush: configuration.allowPush))
                 } catch {
-                    let refusal = ProtocolError.answering(error)
-                    counters.update { $0.streamErrors += 1 }
-                    logger.info("stream from \(peer) closed with \(refusal.code): \(refusal.message)")
-                    try? await outbound.write(
-                        .error(
-                            code: refusal.code.rawValue, message: refusal.message,
-                            retryAfterMilliseconds: refusal.retryAfterMilliseconds))
+                    await refuse(ProtocolError.answering(error), on: writer, stream: "stream from \(peer)")
                 }
             }
         } catch {
@@ -220,8 +215,29 @@ public final class StoreNode: Sendable {
                 .upgradeRequired,
                 "\(streamProtocol) version \(version) is not supported; this node speaks \(StreamProtocol.version)")
         }
+        try await serve(streamProtocol, &frames, outbound, requester: requester)
+    }
+
+    /// Answers a failed stream with its error frame, counted and logged under `stream`.
+    func refuse(_ refusal: ProtocolError, on writer: FrameWriter, stream: String) async {
+        counters.update { $0.streamErrors += 1 }
+        logger.info("\(stream) closed with \(refusal.code): \(refusal.message)")
+        try? await writer.write(
+            .error(
+                code: refusal.code.rawValue, message: refusal.message,
+                retryAfterMilliseconds: refusal.retryAfterMilliseconds))
+    }
+
+    /// Serves one stream of `streamProtocol`; a failure is counted as a rejection of its code
+    /// (a 429 was counted where it was decided) and thrown on.
+    func serve(
+        _ streamProtocol: StreamProtocol,
+        _ frames: inout InboundFrames,
+        _ outbound: FrameWriter,
+        requester: Requester
+    ) async throws {
         do {
-            try await serve(streamProtocol, &frames, outbound, requester: requester)
+            try await route(streamProtocol, &frames, outbound, requester: requester)
         } catch {
             let code = ProtocolError.answering(error).code
             if code != .tooManyRequests { metrics.requestRejected(streamProtocol, code: code) }
@@ -229,7 +245,7 @@ public final class StoreNode: Sendable {
         }
     }
 
-    func serve(
+    private func route(
         _ streamProtocol: StreamProtocol,
         _ frames: inout InboundFrames,
         _ outbound: FrameWriter,

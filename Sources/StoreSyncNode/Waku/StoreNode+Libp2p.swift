@@ -52,25 +52,13 @@ extension StoreNode {
             clock: clock)
         let writer = FrameWriter(stream)
         do {
-            do {
-                try await serve(streamProtocol, &frames, writer, requester: requester)
-            } catch {
-                let code = ProtocolError.answering(error).code
-                if code != .tooManyRequests { metrics.requestRejected(streamProtocol, code: code) }
-                throw error
-            }
+            try await serve(streamProtocol, &frames, writer, requester: requester)
         } catch {
             let refusal =
                 lifetime.fired
                 ? ProtocolError(.requestTimeout, "the stream lasted longer than its maximum duration")
                 : ProtocolError.answering(error)
-            counters.update { $0.streamErrors += 1 }
-            logger.info(
-                "\(streamProtocol.name) stream from \(requester.peer) closed with \(refusal.code): \(refusal.message)")
-            try? await writer.write(
-                .error(
-                    code: refusal.code.rawValue, message: refusal.message,
-                    retryAfterMilliseconds: refusal.retryAfterMilliseconds))
+            await refuse(refusal, on: writer, stream: "\(streamProtocol.name) stream from \(requester.peer)")
         }
     }
 
