@@ -2,8 +2,8 @@ import CLMDB
 import StoreSyncCore
 
 /// One scope's key index as of one read transaction: the `ReconciliationStorage` the engine reads
-/// in production. Count, key at a position, lower bound and range sums each cost one descent of
-/// the counted tree (its height, a handful of nodes), never a scan.
+/// in production. Count, key at a position, lower bound, range sums and XORs each cost one
+/// descent of the counted tree (its height, a handful of nodes), never a scan.
 ///
 /// Valid only inside the `MessageStore.withSnapshot` call that made it.
 public final class KeyIndexSnapshot: ReconciliationStorage {
@@ -118,6 +118,31 @@ public final class KeyIndexSnapshot: ReconciliationStorage {
     public func accumulator(of range: Range<Int>) throws -> Accumulator {
         if range.isEmpty { return Accumulator() }
         return try prefixSum(range.upperBound).subtracting(try prefixSum(range.lowerBound))
+    }
+
+    /// The number of keys below `key` (through it, when `including`) and the XOR of their
+    /// hashes: one descent by key, whole children taken from their parents' entries.
+    func prefix(before key: SyncKey, including: Bool) throws -> (count: Int, xor: MessageHash) {
+        guard let record else { return (0, .zero) }
+        var view = try node(record.root)
+        var count = 0
+        var xor = MessageHash.zero
+        while !view.isLeaf {
+            let starting = view.entriesStarting(atOrBefore: key)
+            if starting == 0 { return (count, xor) }
+            for index in 0..<(starting - 1) {
+                count += view.count(ofEntry: index)
+                xor = xor.xor(view.xor(ofEntry: index))
+            }
+            view = try node(view.child(ofEntry: starting - 1))
+        }
+        for index in 0..<view.count {
+            let stored = view.key(at: index)
+            guard stored < key || (including && stored == key) else { break }
+            count += 1
+            xor = xor.xor(stored.hash)
+        }
+        return (count, xor)
     }
 
     public func forEachKey(in range: Range<Int>, _ body: (SyncKey) throws -> Bool) throws {

@@ -16,7 +16,7 @@ final class LMDBEnvironment: @unchecked Sendable {
     }
 
     static let formatKey = Array("format".utf8)
-    static let formatValue = "storesync-lmdb/1"
+    static let formatValue = "storesync-lmdb/2"
 
     let pointer: OpaquePointer
     let configuration: StoreConfiguration
@@ -112,9 +112,11 @@ final class LMDBEnvironment: @unchecked Sendable {
             let existing = try Self.namedDatabaseCount(txn)
             var databases = Databases()
             databases.meta = try open("meta")
+            var upgrading = false
             if let format = try txn.get(databases.meta, Self.formatKey) {
                 let found = String(decoding: format, as: UTF8.self)
-                guard found == Self.formatValue else {
+                upgrading = found == FormatUpgrade.formatOne
+                guard found == Self.formatValue || upgrading else {
                     throw StoreError.unsupportedFormat(found: found, expected: Self.formatValue)
                 }
             } else if existing > 0 {
@@ -128,6 +130,10 @@ final class LMDBEnvironment: @unchecked Sendable {
             databases.messages = try open("messages")
             databases.byContent = try open("by_content")
             databases.contentTopics = try open("content_topics")
+            if upgrading {
+                try FormatUpgrade.fromFormatOne(txn, databases)
+                try txn.put(databases.meta, Self.formatKey, Array(Self.formatValue.utf8))
+            }
             self.databases = databases
         }
     }

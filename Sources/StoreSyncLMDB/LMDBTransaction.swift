@@ -149,3 +149,14 @@ extension Array where Element == UInt8 {
         Swift.withUnsafeBytes(of: value.bigEndian) { append(contentsOf: $0) }
     }
 }
+
+extension LMDBTransaction {
+    /// Hands out the next value of a counter kept in the `meta` database (starting at 1).
+    func nextCounter(_ meta: MDB_dbi, _ name: [UInt8]) throws -> UInt32 {
+        let current = try get(meta, name).flatMap(MessageStore.bigEndianUInt32) ?? 1
+        var next = [UInt8]()
+        next.appendBigEndian(current + 1)
+        try put(meta, name, next)
+        return current
+    }
+}

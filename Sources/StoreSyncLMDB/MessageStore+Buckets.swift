@@ -17,8 +17,8 @@ public struct BucketSummary: Equatable, Sendable {
 extension MessageStore {
     /// Summaries of consecutive time buckets `[start + i·width, start + (i+1)·width)`, the last
     /// one ending at `end`, of the messages of a pubsub topic (only those on `contentTopics`
-    /// when some are given). Without content topics each bucket costs O(log n) on the key
-    /// index; with them, the content-topic index is scanned over the range.
+    /// when some are given). Each bucket costs O(log n) per tree read: the pubsub topic's, or
+    /// the tree of each content topic given.
     public func bucketSummaries(
         pubsubTopic: String, contentTopics: [String], start: UInt64, end: UInt64, width: UInt64
     ) throws -> [BucketSummary] {
@@ -29,8 +29,15 @@ extension MessageStore {
         var summaries = [BucketSummary](repeating: BucketSummary(), count: buckets)
         guard buckets > 0 else { return summaries }
         try environment.read { txn in
-            guard let record = try scopeRecord(txn, kind: Self.messageScopeKind, name: pubsubTopic) else { return }
-            if contentTopics.isEmpty {
+            guard let record = try scopeRecord(txn, pubsubTopic: pubsubTopic) else { return }
+            var records = [record]
+            if !contentTopics.isEmpty {
+                records = try Set(contentTopics).compactMap { topic in
+                    guard let id = try storedContentTopicId(txn, topic: topic) else { return nil }
+                    return try TreeWriters.record(txn, databases, ScopeKey.contentTopic(id, pubsubTopic: pubsubTopic))
+                }
+            }
+            for record in records {
                 let snapshot = KeyIndexSnapshot(txn: txn, nodes: databases.nodes, record: record)
                 let count = try snapshot.count()
                 var lower = try snapshot.lowerBound(of: SyncKey(timestamp: start), in: 0..<count)
@@ -39,25 +46,9 @@ extension MessageStore {
                     let upperTimestamp = bucketStart + min(width, end - bucketStart)
                     bucketStart = upperTimestamp
                     let upper = try snapshot.lowerBound(of: SyncKey(timestamp: upperTimestamp), in: lower..<count)
-                    summaries[index] = BucketSummary(
-                        count: upper - lower, sum: try snapshot.accumulator(of: lower..<upper))
+                    summaries[index].count += upper - lower
+                    summaries[index].sum.add(try snapshot.accumulator(of: lower..<upper))
                     lower = upper
-                }
-                return
-            }
-            for topic in Set(contentTopics) {
-                guard let id = try storedContentTopicId(txn, topic: topic) else { continue }
-                try txn.scan(
-                    databases.byContent,
-                    from: Self.contentIndexKey(scope: record.scopeId, contentTopic: id, key: SyncKey(timestamp: start))
-                ) { raw, _ in
-                    guard let key = Self.contentIndexEntry(raw, scope: record.scopeId, contentTopic: id),
-                        key.timestamp < end
-                    else { return false }
-                    let index = Int((key.timestamp - start) / width)
-                    summaries[index].count += 1
-                    summaries[index].sum.add(key.hash)
-                    return true
                 }
             }
         }

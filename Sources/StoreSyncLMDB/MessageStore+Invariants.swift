@@ -15,21 +15,39 @@ extension MessageStore {
     /// Throws `InvariantViolation` naming the first problem found.
     public func _checkInvariants() throws {
         try environment.read { txn in
-            var scopes: [(kind: UInt8, name: String, record: ScopeRecord)] = []
+            var scopes: [(kind: UInt8, contentTopicId: UInt32?, name: String, record: ScopeRecord)] = []
             try txn.scan(environment.databases.scopes, from: []) { key, value in
-                let name = String(decoding: key.dropFirst(), as: UTF8.self)
-                scopes.append((key.first ?? 0, name, try ScopeRecord(decoding: value, scope: name)))
+                guard let (kind, contentTopicId, name) = ScopeKey.parse(Array(key)) else {
+                    throw InvariantViolation(description: "an empty scope key")
+                }
+                scopes.append((kind, contentTopicId, name, try ScopeRecord(decoding: value, scope: name)))
                 return true
             }
+            let contentTopics = try contentTopicIds(txn)
             var reachable = 0
             var indexedMessages = 0
+            var indexedByContentTopic = 0
             for scope in scopes {
                 var checker = TreeChecker(txn: txn, nodes: environment.databases.nodes, record: scope.record)
                 let summary = try checker.check()
                 reachable += checker.visited
-                guard scope.kind == Self.messageScopeKind else { continue }
-                indexedMessages += summary.count
-                try checkArchive(txn, topic: scope.name, record: scope.record)
+                switch scope.kind {
+                case ScopeKey.messagesKind:
+                    indexedMessages += summary.count
+                    try checkArchive(txn, topic: scope.name, record: scope.record)
+                case ScopeKey.contentTopicKind:
+                    guard let id = scope.contentTopicId, contentTopics[id] != nil else {
+                        throw InvariantViolation(
+                            description: "scope \(scope.record.scopeId) of an unknown content topic")
+                    }
+                    indexedByContentTopic += summary.count
+                    try checkContentTopicTree(
+                        txn, pubsubTopic: scope.name, contentTopicId: id, record: scope.record)
+                case ScopeKey.keyIndexKind:
+                    break
+                default:
+                    throw InvariantViolation(description: "scope \(scope.record.scopeId) of unknown kind \(scope.kind)")
+                }
             }
             let nodeCount = try Self.entries(txn, environment.databases.nodes)
             guard nodeCount == reachable else {
@@ -38,6 +56,10 @@ extension MessageStore {
             let messages = try Self.entries(txn, environment.databases.messages)
             guard messages == indexedMessages else {
                 throw InvariantViolation(description: "\(messages) messages stored, \(indexedMessages) indexed")
+            }
+            guard indexedByContentTopic == messages else {
+                throw InvariantViolation(
+                    description: "\(indexedByContentTopic) keys in content-topic trees for \(messages) messages")
             }
             let secondary = try Self.entries(txn, environment.databases.byContent)
             guard secondary == messages else {
@@ -51,6 +73,45 @@ extension MessageStore {
         var stat = MDB_stat()
         try StoreError.check(mdb_stat(txn.pointer, dbi, &stat), "stat")
         return Int(stat.ms_entries)
+    }
+
+    /// The content topic of each id.
+    private func contentTopicIds(_ txn: LMDBTransaction) throws -> [UInt32: String] {
+        var ids: [UInt32: String] = [:]
+        try txn.scan(environment.databases.contentTopics, from: []) { key, value in
+            guard let id = Self.bigEndianUInt32(Array(value)) else {
+                throw InvariantViolation(description: "content topic id of \(value.count) bytes")
+            }
+            ids[id] = String(decoding: key, as: UTF8.self)
+            return true
+        }
+        return ids
+    }
+
+    /// Every key of a (content topic, pubsub topic) tree is a message of those topics.
+    private func checkContentTopicTree(
+        _ txn: LMDBTransaction, pubsubTopic: String, contentTopicId: UInt32, record: ScopeRecord
+    ) throws {
+        let snapshot = KeyIndexSnapshot(txn: txn, nodes: environment.databases.nodes, record: record)
+        var failure: InvariantViolation?
+        try snapshot.forEachKey(in: 0..<snapshot.count()) { key in
+            let stored = try key.hash.bytes.withUnsafeBytes { try txn.get(environment.databases.messages, $0) }
+            guard let stored else {
+                failure = InvariantViolation(description: "key \(key) of a content-topic tree has no message")
+                return false
+            }
+            let message = try WakuMessage(storeEncoded: stored)
+            guard message.pubsubTopic == pubsubTopic,
+                try storedContentTopicId(txn, topic: message.contentTopic) == contentTopicId
+            else {
+                failure = InvariantViolation(
+                    description: "message \(key) in the tree of content topic \(contentTopicId) on \(pubsubTopic) "
+                        + "has other topics")
+                return false
+            }
+            return true
+        }
+        if let failure { throw failure }
     }
 
     private func checkArchive(_ txn: LMDBTransaction, topic: String, record: ScopeRecord) throws {
@@ -102,6 +163,7 @@ private struct TreeChecker {
     struct Summary {
         var count = 0
         var sum = Accumulator()
+        var xor = MessageHash.zero
         var firstKey: SyncKey?
     }
 
@@ -139,6 +201,7 @@ private struct TreeChecker {
                 previousKey = key
                 summary.count += 1
                 summary.sum.add(key.hash)
+                summary.xor = summary.xor.xor(key.hash)
                 if summary.firstKey == nil { summary.firstKey = key }
             }
             return summary
@@ -153,13 +216,17 @@ private struct TreeChecker {
         for index in 0..<view.count {
             let entry = view.entry(at: index)
             let child = try subtree(entry.child, depth: depth + 1, isRoot: false)
-            guard child.count == Int(entry.count), child.sum == entry.sum, child.firstKey == entry.firstKey else {
+            guard child.count == Int(entry.count), child.sum == entry.sum, child.xor == entry.xor,
+                child.firstKey == entry.firstKey
+            else {
                 throw InvariantViolation(
                     description: "\(location) entry \(index): says \(entry.count) keys from \(entry.firstKey), "
-                        + "child has \(child.count) from \(child.firstKey.map { "\($0)" } ?? "none") (or sums differ)")
+                        + "child has \(child.count) from \(child.firstKey.map { "\($0)" } ?? "none") (or sums or XORs differ)"
+                )
             }
             summary.count += child.count
             summary.sum.add(child.sum)
+            summary.xor = summary.xor.xor(child.xor)
             if summary.firstKey == nil { summary.firstKey = child.firstKey }
         }
         return summary

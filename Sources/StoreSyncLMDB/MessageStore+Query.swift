@@ -24,7 +24,7 @@ extension MessageStore {
         try environment.read { txn in
             var lists: [[QueryHit]] = []
             if let pubsubTopic, !contentTopics.isEmpty {
-                guard let record = try scopeRecord(txn, kind: Self.messageScopeKind, name: pubsubTopic) else {
+                guard let record = try scopeRecord(txn, pubsubTopic: pubsubTopic) else {
                     return []
                 }
                 for topic in Set(contentTopics) {
@@ -38,7 +38,7 @@ extension MessageStore {
             } else {
                 let topics = try pubsubTopic.map { [$0] } ?? pubsubTopics(txn)
                 for topic in topics {
-                    guard let record = try scopeRecord(txn, kind: Self.messageScopeKind, name: topic) else { continue }
+                    guard let record = try scopeRecord(txn, pubsubTopic: topic) else { continue }
                     let snapshot = KeyIndexSnapshot(txn: txn, nodes: environment.databases.nodes, record: record)
                     lists.append(
                         try indexScan(

@@ -230,7 +230,7 @@ extension MessageStore {
             var candidates: [(key: SyncKey, topic: String)] = []
             var records: [String: ScopeRecord] = [:]
             for topic in try pubsubTopics(txn) {
-                guard let record = try scopeRecord(txn, kind: Self.messageScopeKind, name: topic) else { continue }
+                guard let record = try scopeRecord(txn, pubsubTopic: topic) else { continue }
                 records[topic] = record
                 let snapshot = KeyIndexSnapshot(txn: txn, nodes: databases.nodes, record: record)
                 try snapshot.forEachKey(in: 0..<min(limit, try snapshot.count())) { key in

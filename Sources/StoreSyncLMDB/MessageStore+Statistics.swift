@@ -7,7 +7,7 @@ extension MessageStore {
     public func statistics() throws -> StoreStatistics {
         let topics = try environment.read { txn -> [StoreStatistics.Topic] in
             try pubsubTopics(txn).sorted().map { topic in
-                let record = try scopeRecord(txn, kind: Self.messageScopeKind, name: topic)
+                let record = try scopeRecord(txn, pubsubTopic: topic)
                 let snapshot = KeyIndexSnapshot(txn: txn, nodes: databases.nodes, record: record)
                 let count = try snapshot.count()
                 return StoreStatistics.Topic(

@@ -57,13 +57,10 @@ public final class MessageStore: Sendable {
     let groupedIngests = Atomic(0)
     var databases: LMDBEnvironment.Databases { environment.databases }
 
-    private static let nextScopeKey = Array("next_scope".utf8)
     private static let nextContentTopicKey = Array("next_content_topic".utf8)
-    static let messageScopeKind = UInt8(ascii: "m")
     /// The longest pubsub or content topic stored, in UTF-8 bytes: topics are LMDB keys, which
     /// LMDB bounds at 511 bytes.
     public static let maximumTopicLength = 480
-    private static let keyIndexKind = UInt8(ascii: "k")
 
     /// Opens (creating if needed) the store in `configuration.directory`.
     ///
@@ -116,7 +113,7 @@ public final class MessageStore: Sendable {
         result.keys = prepared.map { $0?.key }
         let outcomes = try environment.write { txn -> [Outcome] in
             var outcomes = result.outcomes
-            var writers: [String: TreeWriter] = [:]
+            let writers = TreeWriters(txn: txn, databases: databases)
             var contentIds: [String: UInt32] = [:]
             for (index, entry) in prepared.enumerated() {
                 guard let (message, key) = entry else { continue }
@@ -130,14 +127,15 @@ public final class MessageStore: Sendable {
                     outcomes[index] = .duplicate
                     continue
                 }
-                let writer = try treeWriter(&writers, txn: txn, kind: Self.messageScopeKind, name: message.pubsubTopic)
+                let writer = try writers.writer(ScopeKey.messages(message.pubsubTopic))
                 _ = try writer.insert(key)
                 let contentId = try contentTopicId(&contentIds, txn: txn, topic: message.contentTopic)
+                _ = try writers.writer(ScopeKey.contentTopic(contentId, pubsubTopic: message.pubsubTopic)).insert(key)
                 try txn.put(
                     databases.byContent,
                     Self.contentIndexKey(scope: writer.record.scopeId, contentTopic: contentId, key: key), [])
             }
-            try finish(writers, txn: txn, kind: Self.messageScopeKind)
+            try writers.finish()
             return outcomes
         }
         result.outcomes = outcomes
@@ -149,11 +147,11 @@ public final class MessageStore: Sendable {
     @discardableResult
     public func insertKeys(_ keys: [SyncKey], index name: String) throws -> Int {
         try environment.write { txn in
-            var writers: [String: TreeWriter] = [:]
-            let writer = try treeWriter(&writers, txn: txn, kind: Self.keyIndexKind, name: name)
+            let writers = TreeWriters(txn: txn, databases: databases)
+            let writer = try writers.writer(ScopeKey.keyIndex(name))
             var inserted = 0
             for key in keys where try writer.insert(key) { inserted += 1 }
-            try finish(writers, txn: txn, kind: Self.keyIndexKind)
+            try writers.finish()
             return inserted
         }
     }
@@ -162,12 +160,12 @@ public final class MessageStore: Sendable {
     @discardableResult
     public func removeKeys(_ keys: [SyncKey], index name: String) throws -> Int {
         try environment.write { txn in
-            guard try scopeRecord(txn, kind: Self.keyIndexKind, name: name) != nil else { return 0 }
-            var writers: [String: TreeWriter] = [:]
-            let writer = try treeWriter(&writers, txn: txn, kind: Self.keyIndexKind, name: name)
+            guard try TreeWriters.record(txn, databases, ScopeKey.keyIndex(name)) != nil else { return 0 }
+            let writers = TreeWriters(txn: txn, databases: databases)
+            let writer = try writers.writer(ScopeKey.keyIndex(name))
             var removed = 0
             for key in keys where try writer.remove(key) { removed += 1 }
-            try finish(writers, txn: txn, kind: Self.keyIndexKind)
+            try writers.finish()
             return removed
         }
     }
@@ -205,7 +203,7 @@ public final class MessageStore: Sendable {
     private func deleteChunk(_ txn: LMDBTransaction, pubsubTopic: String, range: Range<SyncKey>, limit: Int) throws
         -> Int
     {
-        guard let record = try scopeRecord(txn, kind: Self.messageScopeKind, name: pubsubTopic) else { return 0 }
+        guard let record = try scopeRecord(txn, pubsubTopic: pubsubTopic) else { return 0 }
         var keys = [SyncKey]()
         let snapshot = KeyIndexSnapshot(txn: txn, nodes: databases.nodes, record: record)
         let count = try snapshot.count()
@@ -230,17 +228,18 @@ public final class MessageStore: Sendable {
             }
             contents.append((key, try WakuMessage(storeEncoded: raw).contentTopic))
         }
-        var writers: [String: TreeWriter] = [:]
-        let writer = try treeWriter(&writers, txn: txn, kind: Self.messageScopeKind, name: pubsubTopic)
+        let writers = TreeWriters(txn: txn, databases: databases)
+        let writer = try writers.writer(ScopeKey.messages(pubsubTopic))
         var contentIds: [String: UInt32] = [:]
         for (key, contentTopic) in contents {
             _ = try writer.remove(key)
             try txn.delete(databases.messages, key.hash.bytes)
             let contentId = try contentTopicId(&contentIds, txn: txn, topic: contentTopic)
+            _ = try writers.writer(ScopeKey.contentTopic(contentId, pubsubTopic: pubsubTopic)).remove(key)
             try txn.delete(
                 databases.byContent, Self.contentIndexKey(scope: record.scopeId, contentTopic: contentId, key: key))
         }
-        try finish(writers, txn: txn, kind: Self.messageScopeKind)
+        try writers.finish()
     }
 
     // MARK: Reads
@@ -249,7 +248,7 @@ public final class MessageStore: Sendable {
     /// The snapshot sees one consistent state, whatever is ingested meanwhile.
     public func withSnapshot<T>(pubsubTopic: String, _ body: (KeyIndexSnapshot) throws -> T) throws -> T {
         try environment.read { txn in
-            let record = try scopeRecord(txn, kind: Self.messageScopeKind, name: pubsubTopic)
+            let record = try scopeRecord(txn, pubsubTopic: pubsubTopic)
             return try body(KeyIndexSnapshot(txn: txn, nodes: databases.nodes, record: record))
         }
     }
@@ -257,7 +256,7 @@ public final class MessageStore: Sendable {
     /// Runs `body` with a snapshot of a key-only index.
     public func withKeyIndexSnapshot<T>(index name: String, _ body: (KeyIndexSnapshot) throws -> T) throws -> T {
         try environment.read { txn in
-            let record = try scopeRecord(txn, kind: Self.keyIndexKind, name: name)
+            let record = try TreeWriters.record(txn, databases, ScopeKey.keyIndex(name))
             return try body(KeyIndexSnapshot(txn: txn, nodes: databases.nodes, record: record))
         }
     }
@@ -278,8 +277,8 @@ public final class MessageStore: Sendable {
 
     func pubsubTopics(_ txn: LMDBTransaction) throws -> [String] {
         var topics = [String]()
-        try txn.scan(databases.scopes, from: [Self.messageScopeKind]) { key, _ in
-            guard key.first == Self.messageScopeKind else { return false }
+        try txn.scan(databases.scopes, from: [ScopeKey.messagesKind]) { key, _ in
+            guard key.first == ScopeKey.messagesKind else { return false }
             topics.append(String(decoding: key.dropFirst(), as: UTF8.self))
             return true
         }
@@ -309,10 +308,6 @@ public final class MessageStore: Sendable {
         return nil
     }
 
-    static func scopeName(kind: UInt8, name: String) -> [UInt8] {
-        [kind] + Array(name.utf8)
-    }
-
     static func contentIndexKey(scope: UInt32, contentTopic: UInt32, key: SyncKey) -> [UInt8] {
         var out = [UInt8]()
         out.reserveCapacity(48)
@@ -331,39 +326,10 @@ public final class MessageStore: Sendable {
         return NodeView.key(in: raw, at: 8)
     }
 
-    func scopeRecord(_ txn: LMDBTransaction, kind: UInt8, name: String) throws -> ScopeRecord? {
-        // A name too long to be a key was never stored.
-        guard name.utf8.count <= Self.maximumTopicLength else { return nil }
-        let key = Self.scopeName(kind: kind, name: name)
-        return try key.withUnsafeBytes { raw in
-            try txn.get(databases.scopes, raw).map { try ScopeRecord(decoding: $0, scope: name) }
-        }
-    }
-
-    private func treeWriter(_ writers: inout [String: TreeWriter], txn: LMDBTransaction, kind: UInt8, name: String)
-        throws -> TreeWriter
-    {
-        if let writer = writers[name] { return writer }
-        let writer: TreeWriter
-        if let record = try scopeRecord(txn, kind: kind, name: name) {
-            writer = TreeWriter(txn: txn, nodes: databases.nodes, record: record)
-        } else {
-            let scopeId = try nextCounter(txn, Self.nextScopeKey)
-            writer = TreeWriter(
-                txn: txn, nodes: databases.nodes, record: TreeWriter.emptyRecord(scopeId: scopeId), isNew: true)
-            writer.createEmptyRoot()
-        }
-        writers[name] = writer
-        return writer
-    }
-
-    private func finish(_ writers: [String: TreeWriter], txn: LMDBTransaction, kind: UInt8) throws {
-        for (name, writer) in writers {
-            try writer.flush()
-            if writer.record != writer.originalRecord {
-                try txn.put(databases.scopes, Self.scopeName(kind: kind, name: name), writer.record.encoded())
-            }
-        }
+    /// The record of a pubsub topic's key index, nil if the topic has none.
+    func scopeRecord(_ txn: LMDBTransaction, pubsubTopic: String) throws -> ScopeRecord? {
+        guard pubsubTopic.utf8.count <= Self.maximumTopicLength else { return nil }
+        return try TreeWriters.record(txn, databases, ScopeKey.messages(pubsubTopic))
     }
 
     private func contentTopicId(_ cache: inout [String: UInt32], txn: LMDBTransaction, topic: String) throws -> UInt32 {
@@ -372,7 +338,7 @@ public final class MessageStore: Sendable {
         if let stored = try storedContentTopicId(txn, topic: topic) {
             id = stored
         } else {
-            id = try nextCounter(txn, Self.nextContentTopicKey)
+            id = try txn.nextCounter(databases.meta, Self.nextContentTopicKey)
             var value = [UInt8]()
             value.appendBigEndian(id)
             try txn.put(databases.contentTopics, Array(topic.utf8), value)
@@ -391,13 +357,5 @@ public final class MessageStore: Sendable {
     /// A 4-byte big-endian record value, nil for any other length.
     static func bigEndianUInt32(_ raw: [UInt8]) -> UInt32? {
         raw.count == 4 ? raw.withUnsafeBytes { $0.loadBigEndianUInt32(at: 0) } : nil
-    }
-
-    private func nextCounter(_ txn: LMDBTransaction, _ name: [UInt8]) throws -> UInt32 {
-        let current = try txn.get(databases.meta, name).flatMap(Self.bigEndianUInt32) ?? 1
-        var next = [UInt8]()
-        next.appendBigEndian(current + 1)
-        try txn.put(databases.meta, name, next)
-        return current
     }
 }

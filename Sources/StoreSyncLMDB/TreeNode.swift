@@ -7,14 +7,17 @@ import StoreSyncCore
 /// - header, 16 bytes: kind (1 = leaf, 2 = internal), 3 zero bytes, entry count (UInt32 BE),
 ///   8 zero bytes;
 /// - leaf: `count` keys of 40 bytes: timestamp (UInt64 BE), hash (32 bytes);
-/// - internal: `count` entries of 88 bytes: the child's first key (40 bytes), child node id
-///   (UInt64 BE), the child's key count (UInt64 BE), the sum of its ids (32 bytes, little-endian).
+/// - internal: `count` entries of 120 bytes: the child's first key (40 bytes), child node id
+///   (UInt64 BE), the child's key count (UInt64 BE), the sum of its ids (32 bytes, little-endian),
+///   the XOR of its ids (32 bytes).
 enum TreeLayout {
     static let headerSize = 16
     static let keySize = 40
-    static let entrySize = 88
+    static let entrySize = 120
+    /// Internal entries of format 1, which had no XOR: read only to upgrade a store.
+    static let formatOneEntrySize = 88
     static let maximumLeafKeys = 48
-    static let maximumInternalEntries = 22
+    static let maximumInternalEntries = 16
     /// Below this a node is merged with a sibling when the two fit in one.
     static let minimumLeafKeys = maximumLeafKeys / 4
     static let minimumInternalEntries = maximumInternalEntries / 4
@@ -28,6 +31,7 @@ struct ChildEntry: Equatable {
     var child: UInt64
     var count: UInt64
     var sum: Accumulator
+    var xor: MessageHash
 }
 
 /// A node decoded for modification inside a write transaction.
@@ -60,17 +64,23 @@ final class MutableNode {
         if isLeaf {
             guard let first = keys.first else { return nil }
             var sum = Accumulator()
-            for key in keys { sum.add(key.hash) }
-            return ChildEntry(firstKey: first, child: id, count: UInt64(keys.count), sum: sum)
+            var xor = MessageHash.zero
+            for key in keys {
+                sum.add(key.hash)
+                xor = xor.xor(key.hash)
+            }
+            return ChildEntry(firstKey: first, child: id, count: UInt64(keys.count), sum: sum, xor: xor)
         }
         guard let first = entries.first else { return nil }
         var sum = Accumulator()
+        var xor = MessageHash.zero
         var count: UInt64 = 0
         for entry in entries {
             sum.add(entry.sum)
+            xor = xor.xor(entry.xor)
             count += entry.count
         }
-        return ChildEntry(firstKey: first.firstKey, child: id, count: count, sum: sum)
+        return ChildEntry(firstKey: first.firstKey, child: id, count: count, sum: sum, xor: xor)
     }
 
     /// Bytes of the encoded node.
@@ -99,6 +109,7 @@ final class MutableNode {
                 out.storeBytes(of: entry.sum.limb1.littleEndian, toByteOffset: offset + 64, as: UInt64.self)
                 out.storeBytes(of: entry.sum.limb2.littleEndian, toByteOffset: offset + 72, as: UInt64.self)
                 out.storeBytes(of: entry.sum.limb3.littleEndian, toByteOffset: offset + 80, as: UInt64.self)
+                Self.store(entry.xor, into: out, at: offset + 88)
                 offset += TreeLayout.entrySize
             }
         }
@@ -107,10 +118,15 @@ final class MutableNode {
     @inline(__always)
     static func store(_ key: SyncKey, into out: UnsafeMutableRawBufferPointer, at offset: Int) {
         out.storeBytes(of: key.timestamp.bigEndian, toByteOffset: offset, as: UInt64.self)
-        out.storeBytes(of: key.hash.word0.bigEndian, toByteOffset: offset + 8, as: UInt64.self)
-        out.storeBytes(of: key.hash.word1.bigEndian, toByteOffset: offset + 16, as: UInt64.self)
-        out.storeBytes(of: key.hash.word2.bigEndian, toByteOffset: offset + 24, as: UInt64.self)
-        out.storeBytes(of: key.hash.word3.bigEndian, toByteOffset: offset + 32, as: UInt64.self)
+        store(key.hash, into: out, at: offset + 8)
+    }
+
+    @inline(__always)
+    static func store(_ hash: MessageHash, into out: UnsafeMutableRawBufferPointer, at offset: Int) {
+        out.storeBytes(of: hash.word0.bigEndian, toByteOffset: offset, as: UInt64.self)
+        out.storeBytes(of: hash.word1.bigEndian, toByteOffset: offset + 8, as: UInt64.self)
+        out.storeBytes(of: hash.word2.bigEndian, toByteOffset: offset + 16, as: UInt64.self)
+        out.storeBytes(of: hash.word3.bigEndian, toByteOffset: offset + 24, as: UInt64.self)
     }
 
     static func decode(_ raw: UnsafeRawBufferPointer, id: UInt64) throws(StoreError) -> MutableNode {
@@ -156,14 +172,16 @@ struct NodeView {
 
     @inline(__always)
     static func key(in raw: UnsafeRawBufferPointer, at offset: Int) -> SyncKey {
-        SyncKey(
-            timestamp: raw.loadBigEndianUInt64(at: offset),
-            hash: MessageHash(
-                word0: raw.loadBigEndianUInt64(at: offset + 8),
-                word1: raw.loadBigEndianUInt64(at: offset + 16),
-                word2: raw.loadBigEndianUInt64(at: offset + 24),
-                word3: raw.loadBigEndianUInt64(at: offset + 32)
-            )
+        SyncKey(timestamp: raw.loadBigEndianUInt64(at: offset), hash: hash(in: raw, at: offset + 8))
+    }
+
+    @inline(__always)
+    static func hash(in raw: UnsafeRawBufferPointer, at offset: Int) -> MessageHash {
+        MessageHash(
+            word0: raw.loadBigEndianUInt64(at: offset),
+            word1: raw.loadBigEndianUInt64(at: offset + 8),
+            word2: raw.loadBigEndianUInt64(at: offset + 16),
+            word3: raw.loadBigEndianUInt64(at: offset + 24)
         )
     }
 
@@ -188,10 +206,15 @@ struct NodeView {
         return Accumulator(littleEndianBytes: UnsafeRawBufferPointer(rebasing: raw[offset..<(offset + 32)]))
     }
 
+    @inline(__always)
+    func xor(ofEntry index: Int) -> MessageHash {
+        Self.hash(in: raw, at: TreeLayout.headerSize + index * TreeLayout.entrySize + 88)
+    }
+
     func entry(at index: Int) -> ChildEntry {
         ChildEntry(
             firstKey: firstKey(ofEntry: index), child: child(ofEntry: index), count: UInt64(count(ofEntry: index)),
-            sum: sum(ofEntry: index))
+            sum: sum(ofEntry: index), xor: xor(ofEntry: index))
     }
 
     /// The number of entries whose first key is at most `key` (so the child to descend into for

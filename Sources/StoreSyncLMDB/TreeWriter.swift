@@ -5,7 +5,7 @@ import StoreSyncCore
 ///
 /// Nodes are decoded once into memory, changed there, and written back once by `flush()`, so a
 /// batch of inserts into the same leaves costs one write per touched node, not one per key.
-/// Every change keeps each parent's count and sum of its children exact.
+/// Every change keeps each parent's count, sum and XOR of its children exact.
 final class TreeWriter {
     private let txn: LMDBTransaction
     private let nodesDatabase: MDB_dbi
@@ -125,6 +125,7 @@ final class TreeWriter {
         for step in path {
             step.node.entries[step.index].count += 1
             step.node.entries[step.index].sum.add(added)
+            step.node.entries[step.index].xor = step.node.entries[step.index].xor.xor(key.hash)
             if key < step.node.entries[step.index].firstKey { step.node.entries[step.index].firstKey = key }
             dirty.insert(step.id)
         }
@@ -200,6 +201,7 @@ final class TreeWriter {
             } else {
                 parent.entries[step.index].count -= 1
                 parent.entries[step.index].sum.subtract(removed)
+                parent.entries[step.index].xor = parent.entries[step.index].xor.xor(key.hash)
                 if let childFirst { parent.entries[step.index].firstKey = childFirst }
             }
             dirty.insert(step.id)
@@ -248,6 +250,7 @@ final class TreeWriter {
             var merged = parent.entries[leftIndex]
             merged.count += parent.entries[rightIndex].count
             merged.sum.add(parent.entries[rightIndex].sum)
+            merged.xor = merged.xor.xor(parent.entries[rightIndex].xor)
             parent.entries[leftIndex] = merged
             parent.entries.remove(at: rightIndex)
             release(rightId)

@@ -5,7 +5,9 @@ import StoreSyncCore
 /// version is tested against a store it did not write.
 enum FormatOneFixture {
     static let pubsubTopics = ["/waku/2/rs/1/0", "/waku/2/rs/1/1", "/waku/2/rs/1/2"]
-    static let contentTopics = ["/app/1/a/proto", "/app/1/b/proto", "/app/1/c/proto", "/app/1/d/proto", "/app/1/e/proto"]
+    static let contentTopics = [
+        "/app/1/a/proto", "/app/1/b/proto", "/app/1/c/proto", "/app/1/d/proto", "/app/1/e/proto",
+    ]
     /// Messages written; those at indexes divisible by `deletedEvery` were deleted again.
     static let written = 2_400
     static let deletedEvery = 7

@@ -1,0 +1,139 @@
+import CLMDB
+import StoreSyncCore
+
+/// Brings a store written by an earlier format up to the current one, inside the write
+/// transaction that opens it: the new format record is written in the same transaction, so a
+/// crash leaves the store as it was and the upgrade runs again at the next open; once committed
+/// it never runs again.
+enum FormatUpgrade {
+    static let formatOne = "storesync-lmdb/1"
+
+    /// Keys of the content-topic index taken per step while building the content-topic trees, so
+    /// that memory stays bounded whatever the archive's size.
+    static let chunk = 65_536
+
+    /// Format 1 to 2: internal entries gain the XOR of their keys' hashes (and are at most 16 a
+    /// node, to stay within a page), and every (content topic, pubsub topic) pair gets a tree
+    /// of its own, built from the content-topic index.
+    static func fromFormatOne(_ txn: LMDBTransaction, _ databases: LMDBEnvironment.Databases) throws {
+        var scopes: [(key: [UInt8], record: ScopeRecord)] = []
+        try txn.scan(databases.scopes, from: []) { key, value in
+            let name = String(decoding: key.dropFirst(), as: UTF8.self)
+            scopes.append((Array(key), try ScopeRecord(decoding: value, scope: name)))
+            return true
+        }
+        for (key, record) in scopes {
+            let rebuilt = try rebuildInternalLevels(txn, databases, record)
+            if rebuilt != record { try txn.put(databases.scopes, key, rebuilt.encoded()) }
+        }
+        for (key, record) in scopes where key.first == ScopeKey.messagesKind {
+            try buildContentTopicTrees(
+                txn, databases, pubsubTopic: String(decoding: key.dropFirst(), as: UTF8.self), scopeId: record.scopeId)
+        }
+    }
+
+    /// Keeps a tree's leaves (their layout did not change) and writes its internal levels anew.
+    private static func rebuildInternalLevels(
+        _ txn: LMDBTransaction, _ databases: LMDBEnvironment.Databases, _ record: ScopeRecord
+    ) throws -> ScopeRecord {
+        guard record.height > 1 else { return record }
+        var leaves: [UInt64] = []
+        var internals: [UInt64] = []
+        try collect(txn, databases, record, node: record.root, depth: 1, leaves: &leaves, internals: &internals)
+        var level: [ChildEntry] = []
+        level.reserveCapacity(leaves.count)
+        for id in leaves {
+            let entry = try withNodeKey(scope: record.scopeId, node: id) { key -> ChildEntry? in
+                guard let raw = try txn.get(databases.nodes, key) else { throw missing(id, record) }
+                let view = try NodeView(raw, id: id)
+                return MutableNode(leaf: (0..<view.count).map(view.key(at:))).entry(id: id)
+            }
+            guard let entry else {
+                throw StoreError.corruptRecord(what: "tree node \(id) of scope \(record.scopeId)", detail: "empty leaf")
+            }
+            level.append(entry)
+        }
+        for id in internals {
+            try withNodeKey(scope: record.scopeId, node: id) { key in _ = try txn.delete(databases.nodes, key) }
+        }
+        var rebuilt = record
+        rebuilt.height = 1
+        while level.count > 1 {
+            var parents: [ChildEntry] = []
+            for start in stride(from: 0, to: level.count, by: TreeLayout.maximumInternalEntries) {
+                let node = MutableNode(
+                    branch: Array(level[start..<min(start + TreeLayout.maximumInternalEntries, level.count)]))
+                let id = rebuilt.nextNodeId
+                rebuilt.nextNodeId += 1
+                try withNodeKey(scope: record.scopeId, node: id) { key in
+                    try txn.putReserved(databases.nodes, key, size: node.encodedSize) { node.encode(into: $0) }
+                }
+                if let entry = node.entry(id: id) { parents.append(entry) }
+            }
+            level = parents
+            rebuilt.height += 1
+        }
+        rebuilt.root = level.first?.child ?? record.root
+        return rebuilt
+    }
+
+    /// The leaves of a format-1 tree in key order, and its internal nodes.
+    private static func collect(
+        _ txn: LMDBTransaction, _ databases: LMDBEnvironment.Databases, _ record: ScopeRecord, node id: UInt64,
+        depth: UInt32, leaves: inout [UInt64], internals: inout [UInt64]
+    ) throws {
+        if depth == record.height {
+            leaves.append(id)
+            return
+        }
+        let children = try withNodeKey(scope: record.scopeId, node: id) { key -> [UInt64] in
+            guard let raw = try txn.get(databases.nodes, key) else { throw missing(id, record) }
+            let count = raw.count >= TreeLayout.headerSize ? Int(raw.loadBigEndianUInt32(at: 4)) : -1
+            guard raw.count >= TreeLayout.headerSize, raw[0] == TreeLayout.internalKind,
+                raw.count == TreeLayout.headerSize + count * TreeLayout.formatOneEntrySize
+            else {
+                throw StoreError.corruptRecord(
+                    what: "tree node \(id) of scope \(record.scopeId)", detail: "not an internal node of format 1")
+            }
+            return (0..<count).map {
+                raw.loadBigEndianUInt64(at: TreeLayout.headerSize + $0 * TreeLayout.formatOneEntrySize + 40)
+            }
+        }
+        internals.append(id)
+        for child in children {
+            try collect(txn, databases, record, node: child, depth: depth + 1, leaves: &leaves, internals: &internals)
+        }
+    }
+
+    /// Fills the trees of each content topic of a pubsub topic from its content-topic index
+    /// entries, which come in (content topic, key) order, so every tree is built by appending.
+    private static func buildContentTopicTrees(
+        _ txn: LMDBTransaction, _ databases: LMDBEnvironment.Databases, pubsubTopic: String, scopeId: UInt32
+    ) throws {
+        var start: [UInt8] = []
+        start.appendBigEndian(scopeId)
+        var resumeAfter: [UInt8]?
+        while true {
+            var entries: [(contentTopicId: UInt32, key: SyncKey)] = []
+            var last: [UInt8]?
+            try txn.scan(databases.byContent, from: resumeAfter ?? start) { raw, _ in
+                guard raw.count == 48, raw.loadBigEndianUInt32(at: 0) == scopeId else { return false }
+                if let resumeAfter, raw.elementsEqual(resumeAfter) { return true }
+                entries.append((raw.loadBigEndianUInt32(at: 4), NodeView.key(in: raw, at: 8)))
+                last = Array(raw)
+                return entries.count < chunk
+            }
+            let writers = TreeWriters(txn: txn, databases: databases)
+            for (contentTopicId, key) in entries {
+                _ = try writers.writer(ScopeKey.contentTopic(contentTopicId, pubsubTopic: pubsubTopic)).insert(key)
+            }
+            try writers.finish()
+            guard entries.count == chunk, let last else { return }
+            resumeAfter = last
+        }
+    }
+
+    private static func missing(_ id: UInt64, _ record: ScopeRecord) -> StoreError {
+        .corruptRecord(what: "tree node \(id) of scope \(record.scopeId)", detail: "missing")
+    }
+}

@@ -1,0 +1,90 @@
+import CLMDB
+import StoreSyncCore
+
+/// The archive's key indexes as of one read transaction, as the store-sync engine reads them:
+/// count, XOR and keys of a key range within a topic scope.
+///
+/// A scope without content topics reads the pubsub topics' own trees; one with content topics
+/// reads the tree of each (content topic, pubsub topic) pair, so a call costs one descent per
+/// tree and range end, never a scan of the range, whatever the share of the scope in it.
+///
+/// Valid only inside the `MessageStore.withXorSnapshot` call that made it.
+public final class XorIndexSnapshot: XorRangeStorage {
+    private let txn: LMDBTransaction
+    private let store: MessageStore
+    /// The trees of each scope asked about, resolved once per transaction.
+    private var trees: [SyncScope: [KeyIndexSnapshot]] = [:]
+
+    init(txn: LMDBTransaction, store: MessageStore) {
+        self.txn = txn
+        self.store = store
+    }
+
+    private func trees(of scope: SyncScope) throws -> [KeyIndexSnapshot] {
+        if let known = trees[scope] { return known }
+        let databases = store.databases
+        let pubsubTopics = scope.pubsubTopics.isEmpty ? try store.pubsubTopics(txn) : Array(Set(scope.pubsubTopics))
+        var records: [ScopeRecord] = []
+        for pubsubTopic in pubsubTopics {
+            if scope.contentTopics.isEmpty {
+                if let record = try store.scopeRecord(txn, pubsubTopic: pubsubTopic) { records.append(record) }
+                continue
+            }
+            for contentTopic in Set(scope.contentTopics) {
+                guard let id = try store.storedContentTopicId(txn, topic: contentTopic),
+                    let record = try TreeWriters.record(
+                        txn, databases, ScopeKey.contentTopic(id, pubsubTopic: pubsubTopic))
+                else { continue }
+                records.append(record)
+            }
+        }
+        let snapshots = records.map { KeyIndexSnapshot(txn: txn, nodes: databases.nodes, record: $0) }
+        trees[scope] = snapshots
+        return snapshots
+    }
+
+    public func count(from lower: SyncKey, through upper: SyncKey, in scope: SyncScope) throws -> Int {
+        guard lower <= upper else { return 0 }
+        var total = 0
+        for tree in try trees(of: scope) {
+            total += try tree.prefix(before: upper, including: true).count
+            total -= try tree.prefix(before: lower, including: false).count
+        }
+        return total
+    }
+
+    public func xor(from lower: SyncKey, through upper: SyncKey, in scope: SyncScope) throws -> MessageHash {
+        guard lower <= upper else { return .zero }
+        var result = MessageHash.zero
+        for tree in try trees(of: scope) {
+            result = result.xor(try tree.prefix(before: upper, including: true).xor)
+            result = result.xor(try tree.prefix(before: lower, including: false).xor)
+        }
+        return result
+    }
+
+    public func keys(from lower: SyncKey, through upper: SyncKey, in scope: SyncScope, limit: Int) throws
+        -> [SyncKey]
+    {
+        guard lower <= upper, limit > 0 else { return [] }
+        var keys: [SyncKey] = []
+        for tree in try trees(of: scope) {
+            let start = try tree.prefix(before: lower, including: false).count
+            let end = try tree.prefix(before: upper, including: true).count
+            try tree.forEachKey(in: start..<min(end, start + limit)) { key in
+                keys.append(key)
+                return true
+            }
+        }
+        keys.sort()
+        return Array(keys.prefix(limit))
+    }
+}
+
+extension MessageStore {
+    /// Runs `body` with the archive's key indexes as the store-sync engine reads them, as of one
+    /// read transaction.
+    public func withXorSnapshot<T>(_ body: (XorIndexSnapshot) throws -> T) throws -> T {
+        try environment.read { txn in try body(XorIndexSnapshot(txn: txn, store: self)) }
+    }
+}
