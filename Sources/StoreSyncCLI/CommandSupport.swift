@@ -49,9 +49,9 @@ enum NodeAddress: ExpressibleByArgument, CustomStringConvertible {
     }
 
     /// A client of the node; over libp2p it proves `identity` (a fresh one when nil).
-    func client(identity: PrivateKey? = nil) throws -> NodeClient {
+    func client(identity: PrivateKey? = nil, storeSync: StoreSyncSettings = StoreSyncSettings()) throws -> NodeClient {
         switch self {
-        case .libp2p(let address): try NodeClient(address: address, identity: identity)
+        case .libp2p(let address): try NodeClient(address: address, identity: identity, storeSync: storeSync)
         case .framing(let endpoint): endpoint.client
         }
     }

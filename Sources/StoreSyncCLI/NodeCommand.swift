@@ -59,6 +59,15 @@ struct Node: AsyncParsableCommand {
     @Flag(help: "Let clients push messages to store.")
     var allowPush = false
 
+    @Flag(
+        help:
+            "Offer and use only the reference Waku node's store sync (/vac/waku/reconciliation/1.0.0), not this project's Negentropy protocols."
+    )
+    var noNegentropy = false
+
+    @Option(help: "Seconds the messages a store-sync session found missing may take to arrive.")
+    var storeSyncTransferTimeout: Double = StoreSyncSettings().transferTimeout
+
     @Option(help: "Split policy: reference or adaptive.")
     var policy = SplitPolicy.adaptive
 
@@ -209,6 +218,9 @@ struct Node: AsyncParsableCommand {
         }
         let node: StoreNode
         do {
+            var storeSync = StoreSyncSettings()
+            storeSync.negentropy = !noNegentropy
+            storeSync.transferTimeout = storeSyncTransferTimeout
             node = try await StoreNode.bind(
                 store: store,
                 configuration: NodeConfiguration(
@@ -229,7 +241,8 @@ struct Node: AsyncParsableCommand {
                     allowPushFrom: Set(allowPushFrom), plaintextListener: plaintextListen != nil, port: listen.port,
                     clusterID: clusterId, handshakeTimeout: p2pHandshakeTimeout,
                     maximumStreamsPerConnection: maxStreamsPerConnection,
-                    maximumConnectionsPerPeer: maxConnectionsPerPeerId),
+                    maximumConnectionsPerPeer: maxConnectionsPerPeerId
+                ).withStoreSync(storeSync),
                 logger: logger, metrics: endpoint.metrics, identity: identity)
         } catch {
             printError("cannot listen on \(listen): \(error); is the port free and the address local?")
@@ -251,7 +264,12 @@ struct Node: AsyncParsableCommand {
             }
             say("metrics on http://\(metricsListen.host):\(metricsServer?.port ?? 0)/metrics")
         }
-        let clients = try peers.map { try $0.client(identity: identity) }
+        let clients = try peers.map { peer in
+            switch peer {
+            case .libp2p(let address): try node.client(for: address)
+            case .framing: try peer.client()
+            }
+        }
         let background = BackgroundSync(
             node: node, peers: clients, pubsubTopics: pubsubTopics,
             resume: ResumeCoordinator(

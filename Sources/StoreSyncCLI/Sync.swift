@@ -25,6 +25,9 @@ struct Sync: AsyncParsableCommand {
     @Option(help: "Split policy: reference or adaptive.")
     var policy = SplitPolicy.adaptive
 
+    @Flag(help: "Sync by the reference Waku node's store sync even if the peer offers Negentropy.")
+    var noNegentropy = false
+
     @OptionGroup var retry: RetryOptions
 
     @OptionGroup var retention: RetentionOptions
@@ -34,7 +37,9 @@ struct Sync: AsyncParsableCommand {
         let now = WallClock.nanoseconds()
         let range = window.map { (now - min(now, $0.nanoseconds))..<UInt64.max } ?? 0..<UInt64.max
         do {
-            let client = try peer.client()
+            var storeSync = StoreSyncSettings()
+            storeSync.negentropy = !noNegentropy
+            let client = try peer.client(storeSync: storeSync)
             let display = Mutex(Progress())
             let (report, _) = try await client.withRetries(retry.policy) {
                 try await client.sync(store: store, pubsubTopic: pubsubTopic, window: range, policy: policy) { report in
@@ -42,15 +47,20 @@ struct Sync: AsyncParsableCommand {
                 }
             }
             print(
-                "reconciled \(pubsubTopic) with \(peer) in \(report.rounds) rounds (\(report.bytesUp) B up, \(report.bytesDown) B down)"
+                "reconciled \(pubsubTopic) with \(peer) by \(report.method.rawValue) in \(report.rounds) rounds "
+                    + "(\(report.bytesUp) B up, \(report.bytesDown) B down)"
             )
             print("  only here: \(report.have), only there: \(report.need)")
             print(
                 "  fetched: stored \(report.fetched.stored), rejected \(report.fetched.rejected), missing \(report.missing)"
             )
-            print(
-                "  sent: stored \(report.sent.stored), duplicates \(report.sent.duplicates), rejected \(report.sent.rejected)"
-            )
+            if report.method == .storeSync {
+                print("  pushed: \(report.pushed) (the peer reports nothing of what it stored)")
+            } else {
+                print(
+                    "  sent: stored \(report.sent.stored), duplicates \(report.sent.duplicates), rejected \(report.sent.rejected)"
+                )
+            }
         } catch {
             printError(explain(error, peer: peer))
             throw ExitCode(1)

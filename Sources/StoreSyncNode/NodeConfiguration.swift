@@ -63,6 +63,8 @@ public struct NodeConfiguration: Sendable {
     /// Bytes of received frames the node holds at once, over all connections and on one.
     public var maximumBufferedBytes: Int
     public var maximumBufferedBytesPerConnection: Int
+    /// The reference node's store sync, and whether Negentropy is offered beside it.
+    public var storeSync = StoreSyncSettings()
 
     /// The defaults of every bound (SPEC.md section 6): loopback, any port, topic
     /// `/waku/2/rs/0/0`, push off.
@@ -130,6 +132,13 @@ public struct NodeConfiguration: Sendable {
 }
 
 extension NodeConfiguration {
+    /// This configuration with `settings` for the reference node's store sync.
+    public func withStoreSync(_ settings: StoreSyncSettings) -> NodeConfiguration {
+        var configuration = self
+        configuration.storeSync = settings
+        return configuration
+    }
+
     /// This configuration with the libp2p listener's settings.
     public func withLibp2p(
         allowPushFrom: Set<String> = [], plaintextListener: Bool = false, port: Int, clusterID: UInt32,

@@ -7,6 +7,16 @@ import SwiftProtobuf
 
 /// What one sync of a scope and window with a peer found and moved.
 public struct SyncReport: Sendable, Equatable {
+    /// The protocol the sync ran.
+    public enum Method: String, Sendable, Equatable {
+        /// This project's: Negentropy, then fetch and offer (SPEC.md 5.2, 5.3).
+        case negentropy
+        /// The reference Waku node's store sync: its reconciliation, then each side pushes what
+        /// the other lacks (SPEC.md 9.4).
+        case storeSync = "store-sync"
+    }
+
+    public var method = Method.negentropy
     /// Round trips of the reconciliation.
     public var rounds = 0
     /// Data bytes this side sent and received, over all streams of the sync.
@@ -20,8 +30,10 @@ public struct SyncReport: Sendable, Equatable {
     public var need = 0
     /// Outcome of storing what was fetched from the peer.
     public var fetched = StoreCounts()
-    /// Outcome of the peer storing what was sent to it.
+    /// Outcome of the peer storing what was sent to it (Negentropy: the peer reports it).
     public var sent = StoreCounts()
+    /// Messages pushed to the peer by store sync, which reports nothing of their fate.
+    public var pushed = 0
     /// Needed keys the peer did not deliver: they stay pending, for another peer to serve.
     public var unserved: [MessageHash] = []
     /// How many needed keys the peer did not deliver.
@@ -97,6 +109,16 @@ extension NodeClient {
         let window = min(max(requested.lowerBound, floor), requested.upperBound)..<requested.upperBound
         report.window = window
         guard !window.isEmpty else { return report }
+        if let dialer, let receiver {
+            let connection = try await dialer.connection()
+            if usesStoreSync(connection) {
+                report.method = .storeSync
+                try await storeSync(
+                    store: store, pubsubTopic: pubsubTopic, window: window, connection: connection, receiver: receiver,
+                    limits: limits, deadline: deadline, report: &report, progress: progress)
+                return report
+            }
+        }
         let (have, need) = try await reconcile(
             store: store, pubsubTopic: pubsubTopic, window: window, policy: policy,
             negentropyFrameLimit: negentropyFrameLimit, limits: limits, deadline: deadline, report: &report)

@@ -132,6 +132,10 @@ public struct NodeClient: Sendable {
     /// The clock the read timeout and retries are measured on.
     public let clock: any SyncScheduler
     let group: any EventLoopGroup
+    /// How syncs with a libp2p peer choose and bound the reference node's store sync, and what
+    /// takes the messages the peer pushes there (nil over the framing listener).
+    public let storeSync: StoreSyncSettings
+    let receiver: TransferReceiver?
 
     /// Creates a client for the node at `host:port`.
     public init(
@@ -148,21 +152,42 @@ public struct NodeClient: Sendable {
         self.group = group
         self.address = nil
         self.dialer = nil
+        self.storeSync = StoreSyncSettings()
+        self.receiver = nil
     }
 
     /// Creates a client for the node at a libp2p `address` (with its `/p2p/` PeerId), with a
-    /// fresh Ed25519 identity unless one is given.
+    /// fresh Ed25519 identity unless one is given, on a libp2p host of its own (which takes
+    /// the messages a peer pushes in a store sync).
     public init(
         address: Multiaddr, identity: PrivateKey? = nil, maximumFrameSize: Int = 4 << 20, readTimeout: Double = 60,
+        storeSync: StoreSyncSettings = StoreSyncSettings(), clock: any SyncScheduler = SystemScheduler(),
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) throws {
+        let host = P2PHost(identity: try identity ?? PrivateKey.generate(.ed25519), clock: clock, group: group)
+        let receiver = TransferReceiver(
+            settings: storeSync, idleTimeout: readTimeout, maximumDuration: readTimeout * 10, clock: clock)
+        receiver.install(on: host)
+        try self.init(
+            address: address, host: host, receiver: receiver, maximumFrameSize: maximumFrameSize,
+            readTimeout: readTimeout, storeSync: storeSync, clock: clock, group: group)
+    }
+
+    /// Creates a client for the node at `address` that dials from an existing libp2p host (a
+    /// node's own, so that the peer knows it by the node's PeerId and pushes to the node's
+    /// `receiver`).
+    public init(
+        address: Multiaddr, host p2pHost: P2PHost, receiver: TransferReceiver, maximumFrameSize: Int = 4 << 20,
+        readTimeout: Double = 60, storeSync: StoreSyncSettings = StoreSyncSettings(),
         clock: any SyncScheduler = SystemScheduler(), group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) throws {
         guard let (host, port) = address.hostAndPort, address.peerID != nil else {
             throw P2PError.malformed("\(address) is not /ip4|ip6|dns/…/tcp/…/p2p/<PeerId>")
         }
         self.address = address
-        self.dialer = Libp2pDialer(
-            address: address,
-            host: P2PHost(identity: try identity ?? PrivateKey.generate(.ed25519), clock: clock, group: group))
+        self.dialer = Libp2pDialer(address: address, host: p2pHost)
+        self.storeSync = storeSync
+        self.receiver = receiver
         self.host = host
         self.port = port
         self.maximumFrameSize = maximumFrameSize

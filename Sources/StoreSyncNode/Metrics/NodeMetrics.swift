@@ -77,6 +77,12 @@ public final class NodeMetrics: Sendable {
         count("storesync_transfers_rejected_total", by: amount)
     }
 
+    /// A message pushed by store sync and dropped (`unwanted`: no session of the peer found it
+    /// missing; `malformed`), or a transfer stream reset for carrying too many of them.
+    public func transfersDropped(_ reason: String) {
+        count("storesync_transfers_dropped_total", [("reason", reason)])
+    }
+
     /// A request answered.
     public func requestServed(_ streamProtocol: StreamProtocol) {
         count("storesync_requests_served_total", [("protocol", streamProtocol.name)])

@@ -37,6 +37,8 @@ public final class StoreNode: Sendable {
     /// The node's libp2p host: its identity and the services Waku peers reach.
     public let host: P2PHost
     private let listener: P2PListener
+    /// Takes the messages peers push in store-sync sessions (SPEC.md 9.4).
+    public let receiver: TransferReceiver
 
     /// Where Waku peers reach the node: `/ip4/…/tcp/…/p2p/<PeerId>`.
     public var address: Multiaddr? { listener.address }
@@ -61,6 +63,14 @@ public final class StoreNode: Sendable {
         self.serverChannel = channel
         self.port = channel?.channel.localAddress?.port ?? 0
         self.buffers = buffers
+        self.receiver = TransferReceiver(
+            settings: configuration.storeSync, idleTimeout: configuration.idleTimeout,
+            maximumDuration: configuration.maximumStreamDuration, clock: clock
+        ) { stream in
+            Self.meter(stream, service: .transfer, bandwidth: bandwidth, clock: clock)
+        } dropped: { reason in
+            metrics.transfersDropped(reason.rawValue)
+        }
     }
 
     /// Binds the listening socket. Call `serve()` to accept streams and `close()` to stop.

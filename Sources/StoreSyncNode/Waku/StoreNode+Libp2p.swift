@@ -10,7 +10,8 @@ extension StoreNode {
     public static let maximumStoreRequest = 64 * 1_024
 
     func registerServices(on host: P2PHost) {
-        for streamProtocol in StreamProtocol.framedOverLibp2p {
+        for streamProtocol in StreamProtocol.framedOverLibp2p
+        where configuration.storeSync.negentropy || ![.reconcile, .transfer].contains(streamProtocol) {
             host.handle(streamProtocol.libp2pID) { [weak self] stream in
                 guard let self else { return }
                 await self.serveFramed(streamProtocol, stream)
@@ -20,6 +21,7 @@ extension StoreNode {
             guard let self else { return }
             try await self.serveStoreQuery(stream)
         }
+        registerStoreSync(on: host)
         host.handle(WakuMetadata.protocolID) { [weak self] stream in
             guard let self else { return }
             try await self.answerMetadata(stream)
@@ -70,9 +72,15 @@ extension StoreNode {
     /// Charges what the peer sends on `stream` to its bandwidth buckets, by address and by
     /// PeerId; over either, the stream is not read until the debt is paid on the node's clock.
     func meterBandwidth(of stream: P2PStream, service: StreamProtocol) {
+        Self.meter(stream, service: service, bandwidth: bandwidth, clock: clock)
+    }
+
+    static func meter(
+        _ stream: P2PStream, service: StreamProtocol, bandwidth: BandwidthLimiter, clock: any SyncScheduler
+    ) {
         guard bandwidth.bytesPerSecond != nil else { return }
-        let keys = Self.limitKeys(stream.connection)
-        stream.meter { [bandwidth, clock] bytes in
+        let keys = limitKeys(stream.connection)
+        stream.meter { bytes in
             let now = clock.uptime()
             let wait = keys.map { bandwidth.charge(bytes, peer: $0, service: service.name, now: now) }.max() ?? 0
             if wait > 0 { try await clock.sleep(seconds: wait) }

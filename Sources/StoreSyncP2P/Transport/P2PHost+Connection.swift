@@ -97,6 +97,9 @@ extension P2PHost {
             info: info, core: core, channel: channel, negotiationTimeout: configuration.negotiationTimeout, clock: clock
         )
         let sendCipher = sender
+        let id = ObjectIdentifier(channel)
+        connections.withLock { $0[id] = connection }
+        defer { connections.withLock { $0[id] = nil } }
         await withDiscardingTaskGroup { group in
             group.addTask {
                 var cipher = sendCipher

@@ -26,6 +26,8 @@ public final class P2PHost: Sendable {
     let counts = Mutex(ConnectionCounts())
     /// Every connection open now, to close them all at shutdown.
     let channels = Mutex<[ObjectIdentifier: any Channel]>([:])
+    /// Every connection secured and muxed, by its channel: where streams to a peer are opened.
+    let connections = Mutex<[ObjectIdentifier: P2PConnection]>([:])
     /// Reports what the host refused or dropped, for logs and metrics.
     let report: @Sendable (String) -> Void
 
@@ -113,6 +115,14 @@ public final class P2PHost: Sendable {
     /// Closes every connection, inbound and outbound.
     public func closeConnections() {
         for channel in channels.withLock({ Array($0.values) }) { channel.close(promise: nil) }
+    }
+
+    /// An open connection with `peer`, inbound or outbound, if there is one: a protocol that
+    /// answers on a stream of its own (as store-sync transfer does) opens it there.
+    public func connection(to peer: PeerID) -> P2PConnection? {
+        connections.withLock { connections in
+            connections.values.first { $0.remotePeer == peer && $0.isActive }
+        }
     }
 
     /// The addresses this host listens on, with its PeerId.
