@@ -63,6 +63,36 @@ struct PeriodicSyncResumeTests {
         await local.stop()
     }
 
+    /// The same catch-up against a peer that offers no Negentropy: every slice runs the
+    /// reference node's store sync (chosen from what the peer said in identify), the peer
+    /// pushing what this node lacks.
+    @Test func aNodeCatchesUpByStoreSyncWithAPeerWithoutNegentropy() async throws {
+        let peer = try await TestNode { $0.storeSync.negentropy = false }
+        let local = try await TestNode()
+        let before = try Self.messages(from: Self.t0 - 3_600 * Self.second, to: Self.t0, every: 30)
+        _ = try await peer.store.ingest(before)
+        _ = try await local.store.ingest(before)
+        let scheduler = ManualScheduler(start: Self.t0)
+        let coordinator = ResumeCoordinator(
+            node: local.node, peers: [try local.node.client(for: try #require(peer.node.address))],
+            pubsubTopics: Self.topics, configuration: ResumeConfiguration(), scheduler: scheduler)
+        try await coordinator.recordWatermark()
+        _ = try await peer.store.ingest(
+            try Self.messages(from: Self.t0, to: Self.t0 + 3 * 3_600 * Self.second, every: 10))
+        scheduler.advance(by: 3 * 3_600)
+        // Local's own clock must not see the peer's messages as coming from the future.
+        local.clock.advance(by: 4 * 3_600)
+        let gap = try #require(try await coordinator.plan())
+        let report = try await coordinator.catchUp(gap)
+        #expect(report.slices == 4)
+        #expect(report.storeSyncSessions == report.slices * Self.topics.count)
+        #expect(report.fetched == 3 * 360)
+        #expect(try await Self.hashes(local) == Self.hashes(peer))
+        try local.store._checkInvariants()
+        await peer.stop()
+        await local.stop()
+    }
+
     /// The plan starts at an unfinished catch-up's progress when that is older than the
     /// watermark, and never before what retention keeps.
     @Test func thePlanResumesFromProgressAndRespectsRetention() async throws {

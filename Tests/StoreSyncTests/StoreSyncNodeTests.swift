@@ -90,4 +90,23 @@ struct StoreSyncNodeTests {
         await a.stop()
         await b.stop()
     }
+
+    @Test func theProtocolIsChosenPerPeer() async throws {
+        let local = try await TestNode()
+        let both = try await TestNode()
+        let referenceOnly = try await Self.node()
+        local.clock.advance(by: 3_600)
+        let messages = try testMessages(count: 500, seed: 21)
+        _ = try await both.store.ingest(messages)
+        _ = try await referenceOnly.store.ingest(messages)
+        let byNegentropy = try await local.node.sync(
+            with: try local.node.client(for: try #require(both.node.address)), pubsubTopic: Self.topic)
+        #expect(byNegentropy.method == .negentropy && byNegentropy.fetched.stored == 500)
+        _ = try await local.store.ingest(try testMessages(count: 40, seed: 22))
+        let byStoreSync = try await local.node.sync(
+            with: try local.node.client(for: try #require(referenceOnly.node.address)), pubsubTopic: Self.topic)
+        #expect(byStoreSync.method == .storeSync && byStoreSync.pushed == 40 && byStoreSync.need == 0)
+        #expect(try await referenceOnly.hashes(Self.topic) == local.hashes(Self.topic))
+        for node in [local, both, referenceOnly] { await node.stop() }
+    }
 }

@@ -50,6 +50,10 @@ public final class ResumeCoordinator: Sendable {
         /// Data bytes sent and received over all sessions.
         public var bytesUp = 0
         public var bytesDown = 0
+        /// Sessions that ran the reference node's store sync (the peer offers no Negentropy).
+        /// Such a peer, if it is a reference node, holds only its last hour: older slices get
+        /// from it only what it still holds.
+        public var storeSyncSessions = 0
     }
 
     private let node: StoreNode
@@ -155,6 +159,7 @@ public final class ResumeCoordinator: Sendable {
             var sent = 0
             var bytesUp = 0
             var bytesDown = 0
+            var storeSyncSessions = 0
             var served = true
             for topic in pubsubTopics {
                 var topicServed = false
@@ -163,7 +168,8 @@ public final class ResumeCoordinator: Sendable {
                     do {
                         let synced = try await node.sync(with: peer, pubsubTopic: topic, window: start..<end)
                         fetched += synced.fetched.stored
-                        sent += synced.sent.stored
+                        sent += synced.method == .storeSync ? synced.pushed : synced.sent.stored
+                        if synced.method == .storeSync { storeSyncSessions += 1 }
                         bytesUp += synced.bytesUp
                         bytesDown += synced.bytesDown
                         unserved += synced.unserved
@@ -196,6 +202,12 @@ public final class ResumeCoordinator: Sendable {
             report.sent += sent
             report.bytesUp += bytesUp
             report.bytesDown += bytesDown
+            report.storeSyncSessions += storeSyncSessions
+            if storeSyncSessions > 0, end < scheduler.now() &- 3_600_000_000_000 {
+                logger.notice(
+                    "catch-up slice [\(isoDate(start)), \(isoDate(end))) synced by store sync with \(storeSyncSessions) session(s): a reference node keeps only its last hour, so this slice holds only what such a peer still had"
+                )
+            }
             let elapsed = ContinuousClock.now - started
             let seconds = elapsed.seconds
             let index = (end - gap.lowerBound + slice - 1) / slice

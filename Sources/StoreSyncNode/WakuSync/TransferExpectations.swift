@@ -21,8 +21,11 @@ public final class TransferExpectations: Sendable {
         struct State {
             var pending: Set<MessageHash> = []
             var counts = StoreCounts()
-            var arrived = 0
+            /// Claimed and not yet through `take`.
+            var taking = 0
             var waiter: CheckedContinuation<Void, Never>?
+
+            var isComplete: Bool { pending.isEmpty && taking == 0 }
         }
 
         init(peer: String, store: MessageStore, admission: MessageAdmission, clock: any SyncScheduler) {
@@ -33,8 +36,10 @@ public final class TransferExpectations: Sendable {
         }
 
         /// Stores messages this session claimed, after the admission rules; records each
-        /// outcome.
+        /// outcome. Every claimed message comes here once, stored or not.
         func take(_ messages: [WakuMessage]) async throws {
+            guard !messages.isEmpty else { return }
+            defer { settled(messages.count) }
             let now = clock.now()
             let admitted = messages.filter { message in
                 guard admission.refusal(of: message, now: now) == nil else {
@@ -56,17 +61,24 @@ public final class TransferExpectations: Sendable {
             state.withLock { $0.pending.formUnion(hashes) }
         }
 
-        /// Takes `hash` off the pending set; false if it was not expected.
+        /// Takes `hash` off the pending set, for the caller to hand its message to `take`;
+        /// false if it was not expected.
         func claim(_ hash: MessageHash) -> Bool {
-            let (claimed, waiter) = state.withLock { state -> (Bool, CheckedContinuation<Void, Never>?) in
-                guard state.pending.remove(hash) != nil else { return (false, nil) }
-                state.arrived += 1
-                guard state.pending.isEmpty, let waiter = state.waiter else { return (true, nil) }
-                state.waiter = nil
-                return (true, waiter)
+            state.withLock { state in
+                guard state.pending.remove(hash) != nil else { return false }
+                state.taking += 1
+                return true
             }
-            waiter?.resume()
-            return claimed
+        }
+
+        /// `count` claimed messages went through `take`.
+        private func settled(_ count: Int) {
+            state.withLock { state -> CheckedContinuation<Void, Never>? in
+                state.taking -= count
+                guard state.isComplete else { return nil }
+                defer { state.waiter = nil }
+                return state.waiter
+            }?.resume()
         }
 
         func record(_ outcome: MessageStore.Outcome) {
@@ -77,12 +89,12 @@ public final class TransferExpectations: Sendable {
             state.withLock { $0.counts.rejected += 1 }
         }
 
-        /// Returns once nothing is pending, or once the task is cancelled.
+        /// Returns once nothing is pending or being stored, or once the task is cancelled.
         func allArrived() async {
             await withTaskCancellationHandler {
                 await withCheckedContinuation { continuation in
                     let resumeNow = state.withLock { state -> Bool in
-                        guard !state.pending.isEmpty, !Task.isCancelled else { return true }
+                        guard !state.isComplete, !Task.isCancelled else { return true }
                         state.waiter = continuation
                         return false
                     }
