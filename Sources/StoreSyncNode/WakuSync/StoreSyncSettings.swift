@@ -26,16 +26,12 @@ public struct StoreSyncSettings: Sendable, Hashable {
     public var earlyArrivalBytes: Int
     /// Messages a transfer stream may carry that no session asked for before it is reset.
     public var unwantedPerStream: Int
-    /// The window the node's own syncs reconcile by this protocol when none is given: the last
-    /// `window` seconds up to `jitter` seconds ago, as the reference node does.
-    public var window: Double
-    public var jitter: Double
 
     public init(
         negentropy: Bool = true, contentTopics: [String] = [], maximumPayload: Int = 4 << 20,
         limits: DecodingLimits = DecodingLimits(maximumRanges: 100_000, maximumIds: 120_000),
         maximumRounds: Int = 500, maximumSessionsPerPeer: Int = 2, transferTimeout: Double = 60,
-        earlyArrivalBytes: Int = 8 << 20, unwantedPerStream: Int = 100, window: Double = 3_600, jitter: Double = 20
+        earlyArrivalBytes: Int = 8 << 20, unwantedPerStream: Int = 100
     ) {
         self.negentropy = negentropy
         self.contentTopics = contentTopics
@@ -46,8 +42,6 @@ public struct StoreSyncSettings: Sendable, Hashable {
         self.transferTimeout = transferTimeout
         self.earlyArrivalBytes = earlyArrivalBytes
         self.unwantedPerStream = unwantedPerStream
-        self.window = window
-        self.jitter = jitter
     }
 
     /// The reconciliation protocol id.
