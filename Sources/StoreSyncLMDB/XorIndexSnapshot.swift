@@ -14,13 +14,17 @@ public final class XorIndexSnapshot: XorRangeStorage {
     private let store: MessageStore
     /// The trees of each scope asked about, resolved once per transaction.
     private var trees: [SyncScope: [KeyIndexSnapshot]] = [:]
+    /// A key-only index read whatever the scope, when the snapshot is of one.
+    private let keyIndex: KeyIndexSnapshot?
 
-    init(txn: LMDBTransaction, store: MessageStore) {
+    init(txn: LMDBTransaction, store: MessageStore, keyIndex: ScopeRecord?? = nil) {
         self.txn = txn
         self.store = store
+        self.keyIndex = keyIndex.map { KeyIndexSnapshot(txn: txn, nodes: store.databases.nodes, record: $0) }
     }
 
     private func trees(of scope: SyncScope) throws -> [KeyIndexSnapshot] {
+        if let keyIndex { return [keyIndex] }
         if let known = trees[scope] { return known }
         let databases = store.databases
         let pubsubTopics = scope.pubsubTopics.isEmpty ? try store.pubsubTopics(txn) : Array(Set(scope.pubsubTopics))
@@ -86,5 +90,14 @@ extension MessageStore {
     /// read transaction.
     public func withXorSnapshot<T>(_ body: (XorIndexSnapshot) throws -> T) throws -> T {
         try environment.read { txn in try body(XorIndexSnapshot(txn: txn, store: self)) }
+    }
+
+    /// Runs `body` with a key-only index as the store-sync engine reads it, one tree whatever
+    /// the scope: for indexes kept beside another archive, and benchmarks.
+    public func withXorSnapshot<T>(keyIndex name: String, _ body: (XorIndexSnapshot) throws -> T) throws -> T {
+        try environment.read { txn in
+            let record = try TreeWriters.record(txn, databases, ScopeKey.keyIndex(name))
+            return try body(XorIndexSnapshot(txn: txn, store: self, keyIndex: .some(record)))
+        }
     }
 }

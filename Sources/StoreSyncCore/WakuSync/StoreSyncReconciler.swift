@@ -202,10 +202,28 @@ public struct StoreSyncReconciler: Sendable {
         theirs: [SyncKey], ours: [SyncKey], from lower: SyncKey, through upper: SyncKey,
         have: inout [MessageHash], need: inout [MessageHash]
     ) {
-        let theirs = Set(theirs.filter { $0 >= lower && $0 <= upper })
-        let ours = Set(ours)
-        have += ours.subtracting(theirs).sorted().map(\.hash)
-        need += theirs.subtracting(ours).sorted().map(\.hash)
+        // Both lists in key order without repeats, then one walk: lists are at most a few
+        // hundred keys, and hashing 40-byte keys into sets cost more than the walk.
+        var theirs = theirs.filter { $0 >= lower && $0 <= upper }
+        if !zip(theirs, theirs.dropFirst()).allSatisfy({ $0 < $1 }) {
+            theirs = Array(Set(theirs)).sorted()
+        }
+        var ours = ours
+        if !zip(ours, ours.dropFirst()).allSatisfy({ $0 < $1 }) { ours = Array(Set(ours)).sorted() }
+        var i = 0
+        var j = 0
+        while i < theirs.count || j < ours.count {
+            if j == ours.count || (i < theirs.count && theirs[i] < ours[j]) {
+                need.append(theirs[i].hash)
+                i += 1
+            } else if i == theirs.count || ours[j] < theirs[i] {
+                have.append(ours[j].hash)
+                j += 1
+            } else {
+                i += 1
+                j += 1
+            }
+        }
     }
 
     /// Runs of skips merged into one, as the reference does before it sends.
