@@ -104,21 +104,46 @@ if options.grid {
 }
 let workload = Workload(n: options.n, d: options.d, seed: options.seed)
 
-/// Runs the session on the chosen storage `--repeat` times with fresh engines, timing only the
-/// reconciliation, and keeps the fastest run (the first pays for cold caches and page faults).
+/// Runs `run` `--repeat` times and keeps the fastest run (the first pays for cold caches and
+/// page faults).
+func fastest(_ run: () throws -> (InProcessSession.Outcome, Double, Double)) rethrows -> (
+    InProcessSession.Outcome, Double, Double
+) {
+    var best = try run()
+    for _ in 1..<options.repeats {
+        let result = try run()
+        if result.1 < best.1 { best = result }
+    }
+    return best
+}
+
+/// Runs the session on the chosen storage with fresh engines, timing only the reconciliation.
 func measure(_ run: (InProcessSession) throws -> InProcessSession.Outcome) throws -> (
     InProcessSession.Outcome, Double, Double
 ) {
-    var best: (InProcessSession.Outcome, Double, Double)?
-    for _ in 0..<options.repeats {
+    try fastest {
         let fresh = InProcessSession(
             initiator: try Reconciler(frameSizeLimit: options.frameLimit, policy: options.policy),
             responder: try Reconciler(
                 frameSizeLimit: options.frameLimit, policy: options.responderPolicy ?? options.policy))
-        let result = try measureOnce { try run(fresh) }
-        if best == nil || result.1 < best!.1 { best = result }
+        return try measureOnce { try run(fresh) }
     }
-    return best!
+}
+
+/// Where `lmdbStore()` keeps its store; removed at exit.
+let storeDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("sync-bench-\(getpid())").path
+
+/// A store holding both sides' keys as key-only indexes `local` and `remote`.
+func lmdbStore() throws -> MessageStore {
+    atexit { try? FileManager.default.removeItem(atPath: storeDirectory) }
+    let store = try MessageStore(
+        StoreConfiguration(directory: storeDirectory, initialMapSize: 1 << 30, durability: .noSync))
+    for (name, keys) in [("local", workload.local), ("remote", workload.remote)] {
+        for start in stride(from: 0, to: keys.count, by: 100_000) {
+            try store.insertKeys(Array(keys[start..<min(start + 100_000, keys.count)]), index: name)
+        }
+    }
+    return store
 }
 
 func measureOnce(_ run: () throws -> InProcessSession.Outcome) rethrows -> (InProcessSession.Outcome, Double, Double) {
@@ -172,26 +197,17 @@ case ("memory", WakuSyncRun.method) where options.transport == "inprocess":
             window: WakuSyncRun.window(workload.local, workload.remote))
     }
 case ("lmdb", WakuSyncRun.method) where options.transport == "inprocess":
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sync-bench-\(getpid())").path
-    defer { try? FileManager.default.removeItem(atPath: directory) }
-    let store = try MessageStore(StoreConfiguration(directory: directory, initialMapSize: 1 << 30, durability: .noSync))
-    for (name, keys) in [("local", workload.local), ("remote", workload.remote)] {
-        for start in stride(from: 0, to: keys.count, by: 100_000) {
-            try store.insertKeys(Array(keys[start..<min(start + 100_000, keys.count)]), index: name)
-        }
-    }
+    let store = try lmdbStore()
     let side = { (name: String) -> WakuSyncRun.Access in
         { body in try store.withXorSnapshot(keyIndex: name) { try body($0) } }
     }
-    var best: (InProcessSession.Outcome, Double, Double)?
-    for _ in 0..<options.repeats {
-        let result = try measureOnce {
+    (outcome, seconds, cpu) = try fastest {
+        try measureOnce {
             try WakuSyncRun.run(
-                local: side("local"), remote: side("remote"), window: WakuSyncRun.window(workload.local, workload.remote))
+                local: side("local"), remote: side("remote"),
+                window: WakuSyncRun.window(workload.local, workload.remote))
         }
-        if best == nil || result.1 < best!.1 { best = result }
     }
-    (outcome, seconds, cpu) = best!
 case (_, WakuSyncRun.method):
     FileHandle.standardError.write(Data("sync-bench: waku-sync runs in process\n".utf8))
     exit(2)
@@ -207,14 +223,7 @@ case ("memory", _):
     let remote = SortedKeyStorage(uniqueSortedKeys: workload.remote)
     (outcome, seconds, cpu) = try measure { try $0.run(local: local, remote: remote) }
 case ("lmdb", _):
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sync-bench-\(getpid())").path
-    defer { try? FileManager.default.removeItem(atPath: directory) }
-    let store = try MessageStore(StoreConfiguration(directory: directory, initialMapSize: 1 << 30, durability: .noSync))
-    for (name, keys) in [("local", workload.local), ("remote", workload.remote)] {
-        for start in stride(from: 0, to: keys.count, by: 100_000) {
-            try store.insertKeys(Array(keys[start..<min(start + 100_000, keys.count)]), index: name)
-        }
-    }
+    let store = try lmdbStore()
     // One snapshot per message on each side, as a node does.
     if options.transport == "tcp" {
         (outcome, seconds, cpu) = try await measureTCP(
