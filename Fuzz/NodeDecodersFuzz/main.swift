@@ -17,7 +17,8 @@ import StoreSyncProto
 // a line that reads as the same message, and line numbers are ascending. Selector 8: a
 // StoreQueryResponse as pushes, transfer answers and Store v3 answers carry it; every entry that
 // converts to a message converts back to a protobuf entry that converts to the same message, and
-// its hash is the one recomputed from the re-encoded entry.
+// its hash is the one recomputed from the re-encoded entry. Selector 3 also decodes a store-sync
+// transfer message (`{pubsub topic, WakuMessage}`), which re-encodes to itself.
 
 let storeDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("node-fuzz-\(getpid())").path
 let store: MessageStore = {
@@ -59,6 +60,10 @@ func fuzzOne(_ bytes: [UInt8]) {
         fuzzCheck((try? ReconcileOpen(decoding: &encoded)) == open, "a reconcile header re-encodes to itself")
     case 3:
         _ = try? StoreCounts(decoding: &body)
+        // The same bytes as a store-sync transfer message.
+        guard let transfer = try? StoreSyncTransfer(decoding: Array(bytes.dropFirst())) else { return }
+        fuzzCheck(
+            (try? StoreSyncTransfer(decoding: transfer.encoded)) == transfer, "a transfer message re-encodes to itself")
     case 5:
         guard let request = try? CountRequest(decoding: &body) else { return }
         var encoded = ByteBuffer()
