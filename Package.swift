@@ -10,6 +10,8 @@ let package = Package(
         .library(name: "StoreSyncNode", targets: ["StoreSyncNode"]),
         .library(name: "StoreSyncProto", targets: ["StoreSyncProto"]),
         .library(name: "StoreSyncP2P", targets: ["StoreSyncP2P"]),
+        // The C API (include/storesync.h); scripts/build-c-api installs it as libstoresync.so.
+        .library(name: "StoreSyncC", type: .dynamic, targets: ["StoreSyncC"]),
         .executable(name: "negentropy-harness", targets: ["NegentropyHarness"]),
         .executable(name: "reconcile-fuzz", targets: ["ReconcileFuzz"]),
         .executable(name: "node-decoders-fuzz", targets: ["NodeDecodersFuzz"]),
@@ -37,6 +39,12 @@ let package = Package(
             name: "CSecp256k1",
             pkgConfig: "libsecp256k1",
             providers: [.apt(["libsecp256k1-dev"])]
+        ),
+        // The C API's header, include/storesync.h, whose types the library's exports use.
+        .systemLibrary(name: "CStoreSyncABI", path: "Sources/CStoreSyncABI"),
+        .target(
+            name: "StoreSyncC",
+            dependencies: ["CStoreSyncABI", "StoreSyncCore", "StoreSyncLMDB"]
         ),
         .systemLibrary(
             name: "CLMDB",

@@ -1,0 +1,3 @@
+module storesync.example/go
+
+go 1.19
