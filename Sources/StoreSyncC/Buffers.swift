@@ -37,24 +37,24 @@ enum Buffers {
 }
 
 @_cdecl("storesync_abi_version")
-func cAbiVersion() -> UInt32 {
+public func cAbiVersion() -> UInt32 {
     UInt32(STORESYNC_ABI_VERSION)
 }
 
 @_cdecl("storesync_string_free")
-func cStringFree(_ message: UnsafeMutablePointer<CChar>?) {
+public func cStringFree(_ message: UnsafeMutablePointer<CChar>?) {
     free(message)
 }
 
 @_cdecl("storesync_buffer_free")
-func cBufferFree(_ buffer: UnsafeMutablePointer<storesync_buffer>?) {
+public func cBufferFree(_ buffer: UnsafeMutablePointer<storesync_buffer>?) {
     guard let buffer else { return }
     free(buffer.pointee.data)
     buffer.pointee = storesync_buffer(data: nil, length: 0)
 }
 
 @_cdecl("storesync_step_free")
-func cStepFree(_ step: UnsafeMutablePointer<storesync_step>?) {
+public func cStepFree(_ step: UnsafeMutablePointer<storesync_step>?) {
     guard let step else { return }
     free(step.pointee.next_message.data)
     free(step.pointee.have)

@@ -9,7 +9,7 @@ private func bytes(_ pointer: UnsafePointer<UInt8>?, _ length: Int, _ what: Stri
 }
 
 @_cdecl("storesync_engine_new")
-func cEngineNew(
+public func cEngineNew(
     _ frameSizeLimit: UInt64, _ policy: storesync_policy, _ out: UnsafeMutablePointer<OpaquePointer?>?,
     _ error: ErrorOut
 ) -> storesync_status {
@@ -27,12 +27,12 @@ func cEngineNew(
 }
 
 @_cdecl("storesync_engine_free")
-func cEngineFree(_ engine: OpaquePointer?) {
+public func cEngineFree(_ engine: OpaquePointer?) {
     Handles.release(engine)
 }
 
 @_cdecl("storesync_engine_initiate")
-func cEngineInitiate(
+public func cEngineInitiate(
     _ engine: OpaquePointer?, _ storage: OpaquePointer?, _ message: UnsafeMutablePointer<storesync_buffer>?,
     _ error: ErrorOut
 ) -> storesync_status {
@@ -46,7 +46,7 @@ func cEngineInitiate(
 }
 
 @_cdecl("storesync_engine_respond")
-func cEngineRespond(
+public func cEngineRespond(
     _ engine: OpaquePointer?, _ storage: OpaquePointer?, _ message: UnsafePointer<UInt8>?, _ length: Int,
     _ reply: UnsafeMutablePointer<storesync_buffer>?, _ error: ErrorOut
 ) -> storesync_status {
@@ -61,7 +61,7 @@ func cEngineRespond(
 }
 
 @_cdecl("storesync_engine_reconcile")
-func cEngineReconcile(
+public func cEngineReconcile(
     _ engine: OpaquePointer?, _ storage: OpaquePointer?, _ message: UnsafePointer<UInt8>?, _ length: Int,
     _ step: UnsafeMutablePointer<storesync_step>?, _ error: ErrorOut
 ) -> storesync_status {
@@ -76,19 +76,19 @@ func cEngineReconcile(
 }
 
 @_cdecl("storesync_waku_engine_new")
-func cWakuEngineNew(_ out: UnsafeMutablePointer<OpaquePointer?>?, _ error: ErrorOut) -> storesync_status {
+public func cWakuEngineNew(_ out: UnsafeMutablePointer<OpaquePointer?>?, _ error: ErrorOut) -> storesync_status {
     exported(error) {
         try Handles.output(out, "out") { WakuEngineHandle() }
     }
 }
 
 @_cdecl("storesync_waku_engine_free")
-func cWakuEngineFree(_ engine: OpaquePointer?) {
+public func cWakuEngineFree(_ engine: OpaquePointer?) {
     Handles.release(engine)
 }
 
 @_cdecl("storesync_waku_engine_initiate")
-func cWakuEngineInitiate(
+public func cWakuEngineInitiate(
     _ engine: OpaquePointer?, _ storage: OpaquePointer?, _ start: UInt64, _ end: UInt64,
     _ payload: UnsafeMutablePointer<storesync_buffer>?, _ error: ErrorOut
 ) -> storesync_status {
@@ -103,7 +103,7 @@ func cWakuEngineInitiate(
 }
 
 @_cdecl("storesync_waku_engine_receive")
-func cWakuEngineReceive(
+public func cWakuEngineReceive(
     _ engine: OpaquePointer?, _ storage: OpaquePointer?, _ payload: UnsafePointer<UInt8>?, _ length: Int,
     _ step: UnsafeMutablePointer<storesync_step>?, _ done: UnsafeMutablePointer<Int32>?, _ error: ErrorOut
 ) -> storesync_status {
@@ -120,7 +120,7 @@ func cWakuEngineReceive(
 }
 
 @_cdecl("storesync_message_hash")
-func cMessageHash(
+public func cMessageHash(
     _ pubsubTopic: UnsafePointer<CChar>?, _ contentTopic: UnsafePointer<CChar>?, _ payload: UnsafePointer<UInt8>?,
     _ payloadLength: Int, _ meta: UnsafePointer<UInt8>?, _ metaLength: Int, _ timestamp: Int64,
     _ out: UnsafeMutablePointer<UInt8>?, _ error: ErrorOut

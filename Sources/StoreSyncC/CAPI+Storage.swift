@@ -3,7 +3,7 @@ import StoreSyncCore
 import StoreSyncLMDB
 
 @_cdecl("storesync_memory_new")
-func cMemoryNew(_ out: UnsafeMutablePointer<OpaquePointer?>?, _ error: ErrorOut) -> storesync_status {
+public func cMemoryNew(_ out: UnsafeMutablePointer<OpaquePointer?>?, _ error: ErrorOut) -> storesync_status {
     exported(error) {
         try Handles.output(out, "out") { StorageHandle(.memory(StorageHandle.MemoryKeys())) }
     }
@@ -18,7 +18,7 @@ private func unsealed(_ handle: OpaquePointer?) throws -> StorageHandle.MemoryKe
 }
 
 @_cdecl("storesync_memory_insert")
-func cMemoryInsert(
+public func cMemoryInsert(
     _ storage: OpaquePointer?, _ timestamp: UInt64, _ id: UnsafePointer<UInt8>?, _ length: Int, _ error: ErrorOut
 ) -> storesync_status {
     exported(error) {
@@ -28,7 +28,7 @@ func cMemoryInsert(
 }
 
 @_cdecl("storesync_memory_erase")
-func cMemoryErase(
+public func cMemoryErase(
     _ storage: OpaquePointer?, _ timestamp: UInt64, _ id: UnsafePointer<UInt8>?, _ length: Int, _ error: ErrorOut
 ) -> storesync_status {
     exported(error) {
@@ -38,7 +38,7 @@ func cMemoryErase(
 }
 
 @_cdecl("storesync_memory_seal")
-func cMemorySeal(_ storage: OpaquePointer?, _ error: ErrorOut) -> storesync_status {
+public func cMemorySeal(_ storage: OpaquePointer?, _ error: ErrorOut) -> storesync_status {
     exported(error) {
         let keys = try unsealed(storage)
         let sorted = keys.pending.sorted()
@@ -51,7 +51,7 @@ func cMemorySeal(_ storage: OpaquePointer?, _ error: ErrorOut) -> storesync_stat
 }
 
 @_cdecl("storesync_store_open")
-func cStoreOpen(
+public func cStoreOpen(
     _ directory: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<OpaquePointer?>?, _ error: ErrorOut
 ) -> storesync_status {
     exported(error) {
@@ -61,7 +61,7 @@ func cStoreOpen(
 }
 
 @_cdecl("storesync_store_close")
-func cStoreClose(_ store: OpaquePointer?) {
+public func cStoreClose(_ store: OpaquePointer?) {
     Handles.release(store)
 }
 
@@ -73,7 +73,7 @@ private func indexName(_ pointer: UnsafePointer<CChar>?) throws -> String {
 }
 
 @_cdecl("storesync_store_insert_keys")
-func cStoreInsertKeys(
+public func cStoreInsertKeys(
     _ store: OpaquePointer?, _ index: UnsafePointer<CChar>?, _ timestamps: UnsafePointer<UInt64>?,
     _ ids: UnsafePointer<UInt8>?, _ count: Int, _ inserted: UnsafeMutablePointer<UInt64>?, _ error: ErrorOut
 ) -> storesync_status {
@@ -93,7 +93,7 @@ func cStoreInsertKeys(
 }
 
 @_cdecl("storesync_store_count")
-func cStoreCount(
+public func cStoreCount(
     _ store: OpaquePointer?, _ index: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<UInt64>?, _ error: ErrorOut
 ) -> storesync_status {
     exported(error) {
@@ -105,7 +105,7 @@ func cStoreCount(
 }
 
 @_cdecl("storesync_store_index")
-func cStoreIndex(
+public func cStoreIndex(
     _ store: OpaquePointer?, _ index: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<OpaquePointer?>?,
     _ error: ErrorOut
 ) -> storesync_status {
@@ -117,7 +117,7 @@ func cStoreIndex(
 }
 
 @_cdecl("storesync_subrange_new")
-func cSubrangeNew(
+public func cSubrangeNew(
     _ base: OpaquePointer?, _ start: UInt64, _ end: UInt64, _ out: UnsafeMutablePointer<OpaquePointer?>?,
     _ error: ErrorOut
 ) -> storesync_status {
@@ -129,7 +129,7 @@ func cSubrangeNew(
 }
 
 @_cdecl("storesync_storage_count")
-func cStorageCount(_ storage: OpaquePointer?, _ out: UnsafeMutablePointer<UInt64>?, _ error: ErrorOut)
+public func cStorageCount(_ storage: OpaquePointer?, _ out: UnsafeMutablePointer<UInt64>?, _ error: ErrorOut)
     -> storesync_status
 {
     exported(error) {
@@ -140,6 +140,6 @@ func cStorageCount(_ storage: OpaquePointer?, _ out: UnsafeMutablePointer<UInt64
 }
 
 @_cdecl("storesync_storage_free")
-func cStorageFree(_ storage: OpaquePointer?) {
+public func cStorageFree(_ storage: OpaquePointer?) {
     Handles.release(storage)
 }

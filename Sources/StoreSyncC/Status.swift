@@ -41,7 +41,7 @@ struct CFailure: Error {
 }
 
 /// Where an exported function puts its error message: `char **error`, possibly NULL.
-typealias ErrorOut = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
+public typealias ErrorOut = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
 
 /// Runs the body of an exported function: every Swift error becomes a status and, when the
 /// caller asked for one, a message it owns. Nothing thrown crosses the boundary.

@@ -28,4 +28,31 @@ struct Workload {
         local = zip(keys, side).filter { $0.1 != 2 }.map(\.0)
         remote = zip(keys, side).filter { $0.1 != 1 }.map(\.0)
     }
+
+    /// The workload of the C API example's `bench` (examples/c): the same generator, so that
+    /// the boundary's cost is the difference of the two timings. Keys as above; the `d`
+    /// one-sided keys sit at even intervals, alternately on each side.
+    init(alternating n: Int, d: Int) {
+        var rng = SplitMix64(seed: 1)
+        let total = n + d - d / 2
+        var timestamp: UInt64 = 1_700_000_000_000_000_000
+        var local = [SyncKey]()
+        var remote = [SyncKey]()
+        var nextOneSided = 0
+        var oneSided = 0
+        for index in 0..<total {
+            timestamp += rng.next() % 7_200_000
+            let key = SyncKey(timestamp: timestamp, hash: rng.hash())
+            var side = 0
+            if oneSided < d && index == nextOneSided {
+                side = oneSided % 2 == 0 ? 1 : 2
+                oneSided += 1
+                nextOneSided = oneSided * total / max(d, 1)
+            }
+            if side != 2 { local.append(key) }
+            if side != 1 { remote.append(key) }
+        }
+        self.local = local
+        self.remote = remote
+    }
 }

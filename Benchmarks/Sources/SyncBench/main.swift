@@ -5,6 +5,7 @@ import StoreSyncLMDB
 // sync-bench: reconciliation scenarios measured on the same data for every method.
 //   sync-bench --n N --d D [--policy reference|adaptive|full-ids|xor-partitions|waku-sync] [--responder-policy P]
 //              [--storage memory|lmdb] [--transport inprocess] [--frame-limit BYTES] [--seed S] [--json]
+//              [--repeat K] [--workload alternating]
 // prints one line (or JSON object) for one run. Without --n and --d it runs the grid (see Grid.swift)
 // and writes its table, CSV and plots.
 
@@ -24,6 +25,7 @@ struct Options {
     var seed: UInt64 = 1
     var json = false
     var repeats = 1
+    var alternating = false
 }
 
 func parse() -> Options {
@@ -66,6 +68,9 @@ func parse() -> Options {
         case "--seed": options.seed = UInt64(value(argument)) ?? 1
         case "--json": options.json = true
         case "--repeat": options.repeats = max(1, Int(value(argument)) ?? 1)
+        case "--workload":
+            // `alternating`: the C API example's keys (examples/c `bench`).
+            options.alternating = value(argument) == "alternating"
         default:
             FileHandle.standardError.write(Data("sync-bench: unknown argument \(argument)\n".utf8))
             exit(2)
@@ -102,7 +107,9 @@ if options.grid {
     try Grid.run(options)
     exit(0)
 }
-let workload = Workload(n: options.n, d: options.d, seed: options.seed)
+let workload =
+    options.alternating
+    ? Workload(alternating: options.n, d: options.d) : Workload(n: options.n, d: options.d, seed: options.seed)
 
 /// Runs `run` `--repeat` times and keeps the fastest run (the first pays for cold caches and
 /// page faults).
