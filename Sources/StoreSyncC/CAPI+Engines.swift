@@ -128,7 +128,8 @@ public func cMessageHash(
     exported(error) {
         guard let out else { throw CFailure.null("out") }
         let message = try WakuMessage(
-            pubsubTopic: try string(pubsubTopic, "pubsub_topic"), contentTopic: try string(contentTopic, "content_topic"),
+            pubsubTopic: try string(pubsubTopic, "pubsub_topic"),
+            contentTopic: try string(contentTopic, "content_topic"),
             payload: try bytes(payload, payloadLength, "payload"),
             meta: meta == nil ? nil : try bytes(meta, metaLength, "meta"), timestamp: timestamp)
         let hash = message.hash.bytes
