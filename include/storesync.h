@@ -103,7 +103,8 @@ void storesync_step_free(storesync_step *step);
 /* ---- Storage in memory -------------------------------------------------------------------- */
 
 /* A new, empty storage in memory. Insert and erase keys, then seal it before an engine reads
-   it; a sealed storage takes no more changes. */
+   it; a sealed storage takes no more changes. *out is owned by the caller: storesync_storage_free.
+   The id arguments below are borrowed for the call. */
 storesync_status storesync_memory_new(storesync_storage **out, char **error);
 /* Adds the key (timestamp, id); id_length must be 32. A key already there stays once. */
 storesync_status storesync_memory_insert(
@@ -116,7 +117,8 @@ storesync_status storesync_memory_seal(storesync_storage *storage, char **error)
 
 /* ---- The LMDB store --------------------------------------------------------------------- */
 
-/* Opens (creating if needed) the LMDB store in `directory`. Thread-safe handle. */
+/* Opens (creating if needed) the LMDB store in `directory`. *out is owned by the caller
+   (storesync_store_close) and may be used from several threads at once. */
 storesync_status storesync_store_open(const char *directory, storesync_store **out, char **error);
 /* Closes the store; storages made from it must be freed first. */
 void storesync_store_close(storesync_store *store);
@@ -127,14 +129,17 @@ storesync_status storesync_store_insert_keys(
     uint64_t *inserted, char **error);
 /* The number of keys in the key index `index` (0 if it does not exist). */
 storesync_status storesync_store_count(storesync_store *store, const char *index, uint64_t *out, char **error);
-/* A storage reading the key index `index`: every engine call reads one snapshot of it. */
+/* A storage reading the key index `index`: every engine call reads one snapshot of it, so keys
+   inserted meanwhile (from any thread, through the store) show at the next call. *out is owned by
+   the caller (storesync_storage_free), used by one thread at a time, and must be freed before
+   the store is closed. */
 storesync_status storesync_store_index(
     storesync_store *store, const char *index, storesync_storage **out, char **error);
 
 /* ---- Views and common calls ----------------------------------------------------------------- */
 
 /* A view of `base` holding only keys with timestamps in [start, end), like the reference's
-   SubRange. `base` must outlive it. */
+   SubRange. *out is owned by the caller (storesync_storage_free); `base` must outlive it. */
 storesync_status storesync_subrange_new(
     storesync_storage *base, uint64_t start, uint64_t end, storesync_storage **out, char **error);
 /* The number of keys a storage holds (for a view, those in its window). */
@@ -146,18 +151,23 @@ void storesync_storage_free(storesync_storage *storage);
 
 /* A new engine; frame_size_limit 0 for none, else at least 4096 bytes. One session per engine:
    it becomes the initiator on storesync_engine_initiate, the responder on the first
-   storesync_engine_respond. */
+   storesync_engine_respond. *out is owned by the caller (storesync_engine_free) and used by one
+   thread at a time. */
 storesync_status storesync_engine_new(
     uint64_t frame_size_limit, storesync_policy policy, storesync_engine **out, char **error);
 void storesync_engine_free(storesync_engine *engine);
-/* The initiator's first message, over every key of `storage`. */
+/* The initiator's first message, over every key of `storage`, into *message, owned by the caller
+   (storesync_buffer_free). */
 storesync_status storesync_engine_initiate(
     storesync_engine *engine, storesync_storage *storage, storesync_buffer *message, char **error);
-/* The responder's answer to one message of the initiator. */
+/* The responder's answer to one message of the initiator (borrowed), into *reply, owned by the
+   caller (storesync_buffer_free). A message of a protocol version this side does not speak is
+   answered with the version it does, as Negentropy negotiates. */
 storesync_status storesync_engine_respond(
     storesync_engine *engine, storesync_storage *storage, const uint8_t *message, size_t length,
     storesync_buffer *reply, char **error);
-/* The initiator takes one reply: the next message (none when reconciled) and the ids learnt. */
+/* The initiator takes one reply (borrowed): *step gets the next message (none when reconciled)
+   and the ids learnt, owned by the caller (storesync_step_free). */
 storesync_status storesync_engine_reconcile(
     storesync_engine *engine, storesync_storage *storage, const uint8_t *message, size_t length,
     storesync_step *step, char **error);
@@ -165,24 +175,28 @@ storesync_status storesync_engine_reconcile(
 /* ---- The reference Waku node's store sync (/vac/waku/reconciliation/1.0.0) ---------------- */
 
 /* A new engine of the reference node's range protocol (XOR fingerprints, item sets of up to
-   100 keys, 8 parts), over keys without topics. */
+   100 keys, 8 parts), over keys without topics. *out is owned by the caller
+   (storesync_waku_engine_free) and used by one thread at a time. */
 storesync_status storesync_waku_engine_new(storesync_waku_engine **out, char **error);
 void storesync_waku_engine_free(storesync_waku_engine *engine);
-/* The first payload of a session over the timestamps [start, end] (both included). */
+/* The first payload of a session over the timestamps [start, end] (both included), into
+   *payload, owned by the caller (storesync_buffer_free). */
 storesync_status storesync_waku_engine_initiate(
     storesync_waku_engine *engine, storesync_storage *storage, uint64_t start, uint64_t end,
     storesync_buffer *payload, char **error);
-/* Takes one payload of the peer (either role). The step's next_message is the reply to send
-   (it may be empty: length 0 with data NULL is "send nothing"); *done is set to 1 when the
-   session is over once that reply is sent, else 0. */
+/* Takes one payload of the peer (either role; borrowed). *step, owned by the caller
+   (storesync_step_free), holds the reply to send: data NULL for none, else `length` bytes,
+   possibly 0 (an empty payload is sent as such); have and need are what each side lacks. *done
+   is set to 1 when the session is over once that reply is sent, else 0. */
 storesync_status storesync_waku_engine_receive(
     storesync_waku_engine *engine, storesync_storage *storage, const uint8_t *payload, size_t length,
     storesync_step *step, int32_t *done, char **error);
 
 /* ---- Message identity ---------------------------------------------------------------------- */
 
-/* The 14/WAKU2-MESSAGE hash of a message into out[32]: SHA-256 over the pubsub topic, payload,
-   content topic, meta (NULL for none) and the timestamp as 8 bytes big-endian. */
+/* The 14/WAKU2-MESSAGE hash of a message into out[32] (32 bytes the caller provides): SHA-256
+   over the pubsub topic, payload, content topic, meta (NULL for none, at most 64 bytes) and the
+   timestamp as 8 bytes big-endian. All inputs are borrowed. */
 storesync_status storesync_message_hash(
     const char *pubsub_topic, const char *content_topic, const uint8_t *payload, size_t payload_length,
     const uint8_t *meta, size_t meta_length, int64_t timestamp, uint8_t *out, char **error);
