@@ -15,19 +15,8 @@ struct NodeSyncTests {
     func twoNodesWithRandomDivergenceConverge(seed: UInt64) async throws {
         let a = try await TestNode()
         let b = try await TestNode()
-        var rng = SplitMix64(seed: seed)
         let messages = try testMessages(count: 3_000, seed: seed)
-        var forA = [WakuMessage]()
-        var forB = [WakuMessage]()
-        for message in messages {
-            switch rng.next() % 10 {
-            case 0: forA.append(message)
-            case 1: forB.append(message)
-            default:
-                forA.append(message)
-                forB.append(message)
-            }
-        }
+        let (forA, forB) = divide(messages, seed: seed, oneSidedEvery: 10)
         _ = try await a.store.ingest(forA)
         _ = try await b.store.ingest(forB)
         let report = try await b.client.sync(store: a.store, pubsubTopic: Self.topic)

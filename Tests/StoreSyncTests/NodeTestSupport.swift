@@ -85,6 +85,24 @@ func testMessages(count: Int, seed: UInt64, topic: String = "/waku/2/rs/0/0") th
     }
 }
 
+/// Messages split between two nodes: one in `oneSidedEvery` on the first alone, as many on the
+/// second alone, the rest on both.
+func divide(_ messages: [WakuMessage], seed: UInt64, oneSidedEvery: UInt64) -> (a: [WakuMessage], b: [WakuMessage]) {
+    var rng = SplitMix64(seed: seed)
+    var forA = [WakuMessage]()
+    var forB = [WakuMessage]()
+    for message in messages {
+        switch rng.next() % oneSidedEvery {
+        case 0: forA.append(message)
+        case 1: forB.append(message)
+        default:
+            forA.append(message)
+            forB.append(message)
+        }
+    }
+    return (forA, forB)
+}
+
 /// Waits until `condition` holds, yielding between checks, for at most `limit`: returns whether
 /// it came true. A bound, not a sleep: it returns as soon as the condition holds, and the bound is
 /// generous, so that a starved cooperative pool on a loaded machine is not read as a failure.

@@ -21,21 +21,10 @@ struct StoreSyncNodeTests {
         return node
     }
 
-    /// Messages split between two nodes: most on both, a tenth on each alone.
+    /// Messages split between two nodes: most on both, one in twenty on each alone.
     static func divergent(count: Int, seed: UInt64) throws -> (all: [WakuMessage], a: [WakuMessage], b: [WakuMessage]) {
-        var rng = SplitMix64(seed: seed)
         let messages = try testMessages(count: count, seed: seed)
-        var forA = [WakuMessage]()
-        var forB = [WakuMessage]()
-        for message in messages {
-            switch rng.next() % 20 {
-            case 0: forA.append(message)
-            case 1: forB.append(message)
-            default:
-                forA.append(message)
-                forB.append(message)
-            }
-        }
+        let (forA, forB) = divide(messages, seed: seed, oneSidedEvery: 20)
         return (messages, forA, forB)
     }
 
