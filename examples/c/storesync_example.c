@@ -345,6 +345,29 @@ static void error_paths(const char *workdir) {
     EXPECT(STORESYNC_ERR_INVALID_ARGUMENT, "empty index name", storesync_store_count(store, "", &count, &error));
     EXPECT(STORESYNC_ERR_NULL_ARGUMENT, "NULL keys", storesync_store_insert_keys(store, "i", NULL, NULL, 3, NULL, &error));
 
+    /* Every other function's NULL and state errors. */
+    EXPECT(STORESYNC_ERR_INVALID_STATE, "erase from a sealed storage", storesync_memory_erase(storage, 1, id, 32, &error));
+    EXPECT(STORESYNC_ERR_NULL_ARGUMENT, "seal NULL", storesync_memory_seal(NULL, &error));
+    EXPECT(STORESYNC_ERR_INVALID_STATE, "seal twice", storesync_memory_seal(storage, &error));
+    EXPECT(STORESYNC_ERR_NULL_ARGUMENT, "engine_new(NULL)", storesync_engine_new(0, STORESYNC_POLICY_REFERENCE, NULL, &error));
+    EXPECT(STORESYNC_ERR_NULL_ARGUMENT, "count into NULL", storesync_storage_count(storage, NULL, &error));
+    EXPECT(STORESYNC_ERR_NULL_ARGUMENT, "count of NULL", storesync_storage_count(NULL, &count, &error));
+    EXPECT(STORESYNC_ERR_NULL_ARGUMENT, "a window of NULL", storesync_subrange_new(NULL, 0, 1, &window, &error));
+    storesync_engine *fresh = NULL;
+    MUST(storesync_engine_new(0, STORESYNC_POLICY_REFERENCE, &fresh, NULL));
+    EXPECT(STORESYNC_ERR_PROTOCOL, "reconcile before initiating", storesync_engine_reconcile(fresh, storage, version, sizeof version, &step, &error));
+    EXPECT(STORESYNC_ERR_NULL_ARGUMENT, "respond into NULL", storesync_engine_respond(fresh, storage, version, sizeof version, NULL, &error));
+    EXPECT(STORESYNC_ERR_NULL_ARGUMENT, "initiate with NULL storage", storesync_engine_initiate(fresh, NULL, &buffer, &error));
+    storesync_engine_free(fresh);
+    EXPECT(STORESYNC_ERR_NULL_ARGUMENT, "waku_engine_new(NULL)", storesync_waku_engine_new(NULL, &error));
+    EXPECT(STORESYNC_ERR_NULL_ARGUMENT, "receive without done", storesync_waku_engine_receive(waku, storage, bad_payload, sizeof bad_payload, &step, NULL, &error));
+    EXPECT(STORESYNC_ERR_INVALID_STATE, "an engine passed as a store-sync engine", storesync_waku_engine_initiate((storesync_waku_engine *)engine, storage, 0, 1, &buffer, &error));
+    EXPECT(STORESYNC_ERR_NULL_ARGUMENT, "hash into NULL", storesync_message_hash("/p", "/c", NULL, 0, NULL, 0, 1, NULL, &error));
+    EXPECT(STORESYNC_ERR_NULL_ARGUMENT, "open NULL", storesync_store_open(NULL, &store, &error));
+    EXPECT(STORESYNC_ERR_NULL_ARGUMENT, "index into NULL", storesync_store_index(store, "i", NULL, &error));
+    EXPECT(STORESYNC_ERR_NULL_ARGUMENT, "a NULL index name", storesync_store_count(store, NULL, &count, &error));
+    EXPECT(STORESYNC_ERR_INVALID_STATE, "a storage passed as a store", storesync_store_count((storesync_store *)storage, "i", &count, &error));
+
     storesync_waku_engine_free(waku);
     storesync_storage_free(window);
     storesync_engine_free(other);
