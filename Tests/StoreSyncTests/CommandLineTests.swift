@@ -92,6 +92,13 @@ struct CommandLineTests {
         #expect(stats.status == 0, "\(stats.output)")
         #expect(stats.output.contains("messages            58"), "\(stats.output)")
         #expect(stats.output.contains("/waku/2/rs/0/0  58"), "\(stats.output)")
+        // The reference node's store sync, chosen by the flag although the node offers Negentropy.
+        let byStoreSync = try await Self.run([
+            "sync", "--data-dir", directory.sub("c"), "--peer", multiaddr, "--no-negentropy",
+        ])
+        #expect(byStoreSync.status == 0, "\(byStoreSync.output)")
+        #expect(byStoreSync.output.contains("by store-sync"), "\(byStoreSync.output)")
+        #expect(byStoreSync.output.contains("fetched: stored 58, rejected 0, missing 0"), "\(byStoreSync.output)")
         let missingStore = try await Self.run(["stats", "--data-dir", directory.sub("nothing")])
         #expect(missingStore.status != 0 && missingStore.output.contains("no store in"), "\(missingStore.output)")
 
