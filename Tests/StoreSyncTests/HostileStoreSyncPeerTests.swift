@@ -188,4 +188,34 @@ struct HostileStoreSyncPeerTests {
         try await Self.stillSyncs(node)
         await node.stop()
     }
+
+    @Test func sessionsAndTransfersOverTheRateLimitAreReset() async throws {
+        let node = try await TestNode(rateLimits: try RateLimitPolicy.parse(["reconcile:2/1m", "transfer:1/1m"])) {
+            $0.storeSync.negentropy = false
+        }
+        let (_, connection) = try await Self.connect(node)
+        let empty = Self.payload([.init(upper: SyncKey(timestamp: 1 << 60), content: .fingerprint(.zero))])
+        var answered = 0
+        for _ in 0..<3 {
+            let stream = try await connection.newStream([StoreSyncSettings.reconciliationProtocol])
+            // Over the limit the node resets the stream at once: the write may already fail.
+            try? await stream.writePrefixed(empty)
+            if (try? await stream.readPrefixed(limit: 1 << 20, what: "reply")) ?? nil != nil { answered += 1 }
+            stream.close()
+        }
+        #expect(answered == 2)
+        for seed in [UInt64(1), 2] {
+            let stream = try await connection.newStream([StoreSyncTransfer.protocolID])
+            let message = try testMessages(count: 1, seed: seed)[0]
+            try? await stream.writePrefixed(ByteBuffer(bytes: StoreSyncTransfer(message: message).encoded))
+            stream.closeWrite()
+            _ = await Self.repliesUntilClosed(stream)
+        }
+        let samples = try PrometheusSamples(parsing: await node.endpoint.render())
+        #expect(samples["storesync_requests_rejected_total", ["protocol": "reconcile", "code": "429"]] == 1)
+        #expect(samples["storesync_requests_rejected_total", ["protocol": "transfer", "code": "429"]] == 1)
+        // The transfer the node took was read, and dropped: no session asked for it.
+        #expect(await eventually { node.node.receiver.dropped.unwanted == 1 })
+        await node.stop()
+    }
 }

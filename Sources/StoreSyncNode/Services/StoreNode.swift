@@ -21,7 +21,7 @@ public final class StoreNode: Sendable {
     let logger: Logger
     /// Where the node reports what it does.
     public let metrics: NodeMetrics
-    let counters = NodeCounters()
+    let counters: NodeCounters
     let limiter: RateLimiter
     let permits: OfferPermits
     /// The rules every message entering the node passes.
@@ -56,7 +56,10 @@ public final class StoreNode: Sendable {
         self.clock = clock
         self.configuration = configuration
         self.logger = logger
-        self.limiter = RateLimiter(policy: configuration.rateLimits)
+        let limiter = RateLimiter(policy: configuration.rateLimits)
+        let counters = NodeCounters()
+        self.limiter = limiter
+        self.counters = counters
         self.permits = OfferPermits(
             lifetime: configuration.maximumStreamDuration, maximumKeys: configuration.maximumOfferKeys)
         self.admission = configuration.admission
@@ -67,7 +70,9 @@ public final class StoreNode: Sendable {
             settings: configuration.storeSync, idleTimeout: configuration.idleTimeout,
             maximumDuration: configuration.maximumStreamDuration, clock: clock
         ) { stream in
-            Self.meter(stream, service: .transfer, bandwidth: bandwidth, clock: clock)
+            Self.admit(
+                stream, as: .transfer, limiter: limiter, counters: counters, metrics: metrics, bandwidth: bandwidth,
+                clock: clock)
         } dropped: { reason in
             metrics.transfersDropped(reason.rawValue)
         }

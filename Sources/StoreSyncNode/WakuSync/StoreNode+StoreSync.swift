@@ -14,6 +14,28 @@ extension StoreNode {
         }
     }
 
+    /// Takes a token of the peer's rate limit for `service` (this protocol has no error message:
+    /// over the limit the stream is reset at once) and meters the stream's bandwidth.
+    func admitStoreSync(_ stream: P2PStream, as service: StreamProtocol) -> Bool {
+        Self.admit(
+            stream, as: service, limiter: limiter, counters: counters, metrics: metrics, bandwidth: bandwidth,
+            clock: clock)
+    }
+
+    static func admit(
+        _ stream: P2PStream, as service: StreamProtocol, limiter: RateLimiter, counters: NodeCounters,
+        metrics: NodeMetrics, bandwidth: BandwidthLimiter, clock: any SyncScheduler
+    ) -> Bool {
+        if case .limited = limiter.admit(service, peers: limitKeys(stream.connection), now: clock.uptime()) {
+            counters.update { $0.requestsLimited += 1 }
+            metrics.requestRejected(service, code: .tooManyRequests)
+            stream.reset()
+            return false
+        }
+        meter(stream, service: service, bandwidth: bandwidth, clock: clock)
+        return true
+    }
+
     /// A client for the peer at `address` that dials from this node's own host, with its
     /// identity, and whose store syncs push into this node's receiver.
     public func client(for address: Multiaddr, readTimeout: Double = 60) throws -> NodeClient {
@@ -28,6 +50,7 @@ extension StoreNode {
     /// the transfer timeout passes.
     func serveStoreSync(_ stream: P2PStream) async {
         let peer = stream.connection.remotePeer
+        guard admitStoreSync(stream, as: .reconcile) else { return }
         guard counters.openSession(inbound: true, maximum: configuration.maximumInboundSessions) else {
             metrics.syncSession(role: .responder, outcome: "busy", rounds: nil, differences: nil)
             stream.reset()
@@ -43,7 +66,6 @@ extension StoreNode {
             return
         }
         defer { receiver.end(session) }
-        meterBandwidth(of: stream, service: .reconcile)
         let lifetime = Watchdog(after: configuration.maximumStreamDuration, clock: clock) { stream.reset() }
         var outcome = StoreSyncConversation.Outcome()
         do {

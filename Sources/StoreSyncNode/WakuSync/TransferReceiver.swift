@@ -31,8 +31,9 @@ public final class TransferReceiver: Sendable {
     let maximumDuration: Double
     let clock: any SyncScheduler
     private let counts = Mutex(Counts())
-    /// Called with each stream before it is read: where a node meters the peer's bandwidth.
-    let prepare: @Sendable (P2PStream) -> Void
+    /// Called with each stream before it is read, where a node applies its rate and bandwidth
+    /// limits: false refuses the stream (the callee resets it).
+    let prepare: @Sendable (P2PStream) -> Bool
     /// Told of each message dropped, and of each stream reset: where a node counts them.
     let onDrop: @Sendable (Drop) -> Void
 
@@ -48,7 +49,7 @@ public final class TransferReceiver: Sendable {
 
     public init(
         settings: StoreSyncSettings, idleTimeout: Double, maximumDuration: Double, clock: any SyncScheduler,
-        prepare: @escaping @Sendable (P2PStream) -> Void = { _ in },
+        prepare: @escaping @Sendable (P2PStream) -> Bool = { _ in true },
         dropped: @escaping @Sendable (Drop) -> Void = { _ in }
     ) {
         self.onDrop = dropped
@@ -81,7 +82,7 @@ public final class TransferReceiver: Sendable {
 
     /// Reads one peer's transfer stream to its end.
     func receive(_ stream: P2PStream) async throws {
-        prepare(stream)
+        guard prepare(stream) else { return }
         let peer = stream.connection.remotePeer.description
         let lifetime = Watchdog(after: maximumDuration, clock: clock) { stream.reset() }
         defer {
