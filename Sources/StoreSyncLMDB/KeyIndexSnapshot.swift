@@ -120,29 +120,61 @@ public final class KeyIndexSnapshot: ReconciliationStorage {
         return try prefixSum(range.upperBound).subtracting(try prefixSum(range.lowerBound))
     }
 
+    /// Prefixes computed in this snapshot, by key: below it and through it. The store-sync engine
+    /// asks count, XOR and keys of one range in turn, and the parts of a split share their
+    /// bounds (one part's last key bound is the next one's first).
+    private var prefixes: [SyncKey: (below: Prefix, through: Prefix)] = [:]
+
+    /// The keys before a bound: how many, and the XOR of their hashes.
+    struct Prefix {
+        var count = 0
+        var xor = MessageHash.zero
+    }
+
     /// The number of keys below `key` (through it, when `including`) and the XOR of their
     /// hashes: one descent by key, whole children taken from their parents' entries.
     func prefix(before key: SyncKey, including: Bool) throws -> (count: Int, xor: MessageHash) {
-        guard let record else { return (0, .zero) }
+        let both: (below: Prefix, through: Prefix)
+        if let known = prefixes[key] {
+            both = known
+        } else {
+            both = try descendForPrefix(key)
+            if prefixes.count >= 4_096 { prefixes.removeAll(keepingCapacity: true) }
+            prefixes[key] = both
+        }
+        let prefix = including ? both.through : both.below
+        return (prefix.count, prefix.xor)
+    }
+
+    private func descendForPrefix(_ key: SyncKey) throws -> (below: Prefix, through: Prefix) {
+        guard let record else { return (Prefix(), Prefix()) }
         var view = try node(record.root)
-        var count = 0
-        var xor = MessageHash.zero
+        var below = Prefix()
         while !view.isLeaf {
             let starting = view.entriesStarting(atOrBefore: key)
-            if starting == 0 { return (count, xor) }
+            if starting == 0 { return (below, below) }
             for index in 0..<(starting - 1) {
-                count += view.count(ofEntry: index)
-                xor = xor.xor(view.xor(ofEntry: index))
+                below.count += view.count(ofEntry: index)
+                below.xor = below.xor.xor(view.xor(ofEntry: index))
             }
             view = try node(view.child(ofEntry: starting - 1))
         }
+        var through = below
         for index in 0..<view.count {
             let stored = view.key(at: index)
-            guard stored < key || (including && stored == key) else { break }
-            count += 1
-            xor = xor.xor(stored.hash)
+            if stored < key {
+                below.count += 1
+                below.xor = below.xor.xor(stored.hash)
+                through = below
+            } else {
+                if stored == key {
+                    through.count += 1
+                    through.xor = through.xor.xor(stored.hash)
+                }
+                break
+            }
         }
-        return (count, xor)
+        return (below, through)
     }
 
     public func forEachKey(in range: Range<Int>, _ body: (SyncKey) throws -> Bool) throws {

@@ -23,7 +23,17 @@ public final class XorIndexSnapshot: XorRangeStorage {
         self.keyIndex = keyIndex.map { KeyIndexSnapshot(txn: txn, nodes: store.databases.nodes, record: $0) }
     }
 
+    /// The scope asked about last and its trees: an engine asks about one scope throughout.
+    private var last: (scope: SyncScope, trees: [KeyIndexSnapshot])?
+
     private func trees(of scope: SyncScope) throws -> [KeyIndexSnapshot] {
+        if let last, last.scope == scope { return last.trees }
+        let resolved = try resolve(scope)
+        last = (scope, resolved)
+        return resolved
+    }
+
+    private func resolve(_ scope: SyncScope) throws -> [KeyIndexSnapshot] {
         if let keyIndex { return [keyIndex] }
         if let known = trees[scope] { return known }
         let databases = store.databases
@@ -71,15 +81,19 @@ public final class XorIndexSnapshot: XorRangeStorage {
         -> [SyncKey]
     {
         guard lower <= upper, limit > 0 else { return [] }
+        let trees = try trees(of: scope)
         var keys: [SyncKey] = []
-        for tree in try trees(of: scope) {
+        for tree in trees {
             let start = try tree.prefix(before: lower, including: false).count
             let end = try tree.prefix(before: upper, including: true).count
+            keys.reserveCapacity(keys.count + min(end - start, limit))
             try tree.forEachKey(in: start..<min(end, start + limit)) { key in
                 keys.append(key)
                 return true
             }
         }
+        // One tree's keys come in order; several trees' are merged.
+        guard trees.count > 1 else { return keys }
         keys.sort()
         return Array(keys.prefix(limit))
     }

@@ -55,8 +55,8 @@ public struct MessageHash: Hashable, Comparable, Sendable {
     /// Appends the 32 bytes to a buffer.
     @inlinable
     public func append(to out: inout [UInt8]) {
-        for word in [word0, word1, word2, word3] {
-            withUnsafeBytes(of: word.bigEndian) { out.append(contentsOf: $0) }
+        withUnsafeBytes(of: (word0.bigEndian, word1.bigEndian, word2.bigEndian, word3.bigEndian)) {
+            out.append(contentsOf: $0)
         }
     }
 

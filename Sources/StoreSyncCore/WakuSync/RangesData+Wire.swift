@@ -11,7 +11,11 @@ extension RangesData {
     public func encoded() -> [UInt8] {
         guard !ranges.isEmpty else { return [0] }
         var output: [UInt8] = []
-        output.reserveCapacity(64 + ranges.count * 36)
+        var items = 0
+        for range in ranges {
+            if case .itemSet(let keys, _) = range.content { items += keys.count }
+        }
+        output.reserveCapacity(64 + ranges.count * 36 + items * 41)
         for topics in [pubsubTopics, contentTopics] {
             LEB128.write(UInt64(topics.count), to: &output)
             for topic in topics {
@@ -40,7 +44,7 @@ extension RangesData {
                 output.append(0)
             case .fingerprint(let fingerprint):
                 output.append(1)
-                output.append(contentsOf: fingerprint.bytes)
+                fingerprint.append(to: &output)
             case .itemSet(let keys, let reconciled):
                 output.append(2)
                 LEB128.write(UInt64(keys.count), to: &output)
@@ -48,7 +52,7 @@ extension RangesData {
                 for key in keys {
                     LEB128.write(key.timestamp &- previous, to: &output)
                     previous = key.timestamp
-                    output.append(contentsOf: key.hash.bytes)
+                    key.hash.append(to: &output)
                 }
                 output.append(reconciled ? 1 : 0)
             }
