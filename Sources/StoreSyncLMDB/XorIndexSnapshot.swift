@@ -12,8 +12,6 @@ import StoreSyncCore
 public final class XorIndexSnapshot: XorRangeStorage {
     private let txn: LMDBTransaction
     private let store: MessageStore
-    /// The trees of each scope asked about, resolved once per transaction.
-    private var trees: [SyncScope: [KeyIndexSnapshot]] = [:]
     /// A key-only index read whatever the scope, when the snapshot is of one.
     private let keyIndex: KeyIndexSnapshot?
 
@@ -23,7 +21,8 @@ public final class XorIndexSnapshot: XorRangeStorage {
         self.keyIndex = keyIndex.map { KeyIndexSnapshot(txn: txn, nodes: store.databases.nodes, record: $0) }
     }
 
-    /// The scope asked about last and its trees: an engine asks about one scope throughout.
+    /// The scope asked about last and its trees, resolved once: an engine asks about one scope
+    /// throughout.
     private var last: (scope: SyncScope, trees: [KeyIndexSnapshot])?
 
     private func trees(of scope: SyncScope) throws -> [KeyIndexSnapshot] {
@@ -35,7 +34,6 @@ public final class XorIndexSnapshot: XorRangeStorage {
 
     private func resolve(_ scope: SyncScope) throws -> [KeyIndexSnapshot] {
         if let keyIndex { return [keyIndex] }
-        if let known = trees[scope] { return known }
         let databases = store.databases
         let pubsubTopics = scope.pubsubTopics.isEmpty ? try store.pubsubTopics(txn) : Array(Set(scope.pubsubTopics))
         var records: [ScopeRecord] = []
@@ -52,9 +50,7 @@ public final class XorIndexSnapshot: XorRangeStorage {
                 records.append(record)
             }
         }
-        let snapshots = records.map { KeyIndexSnapshot(txn: txn, nodes: databases.nodes, record: $0) }
-        trees[scope] = snapshots
-        return snapshots
+        return records.map { KeyIndexSnapshot(txn: txn, nodes: databases.nodes, record: $0) }
     }
 
     public func count(from lower: SyncKey, through upper: SyncKey, in scope: SyncScope) throws -> Int {
