@@ -41,11 +41,7 @@ public func cMemoryErase(
 public func cMemorySeal(_ storage: OpaquePointer?, _ error: ErrorOut) -> storesync_status {
     exported(error) {
         let keys = try unsealed(storage)
-        let sorted = keys.pending.sorted()
-        keys.sealed = (
-            SortedKeyStorage(uniqueSortedKeys: sorted),
-            MemoryXorStorage(sorted.map { .init(key: $0, pubsubTopic: "", contentTopic: "") })
-        )
+        keys.sealed = SortedKeyStorage(uniqueSortedKeys: keys.pending.sorted())
         keys.pending = []
     }
 }

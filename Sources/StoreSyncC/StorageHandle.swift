@@ -10,10 +10,20 @@ final class StorageHandle {
         case window(StorageHandle, Range<UInt64>)
     }
 
-    /// Keys being collected, then sealed into the storages the engines read.
+    /// Keys being collected, then sealed into the sorted storage the engines read.
     final class MemoryKeys {
         var pending: Set<SyncKey> = []
-        var sealed: (negentropy: SortedKeyStorage, xor: MemoryXorStorage)?
+        var sealed: SortedKeyStorage?
+        private var xorCache: MemoryXorStorage?
+
+        /// The sealed keys as the store-sync engine reads them, made when one first does; nil
+        /// before the storage is sealed.
+        var xor: MemoryXorStorage? {
+            if xorCache == nil, let sealed {
+                xorCache = MemoryXorStorage(sealed.keys.map { .init(key: $0, pubsubTopic: "", contentTopic: "") })
+            }
+            return xorCache
+        }
     }
 
     let kind: Kind
@@ -27,7 +37,7 @@ final class StorageHandle {
         switch kind {
         case .memory(let keys):
             guard let sealed = keys.sealed else { throw CFailure.state("the storage is not sealed") }
-            return try body(sealed.negentropy)
+            return try body(sealed)
         case .lmdbIndex(let store, let name):
             return try store.store.withKeyIndexSnapshot(index: name) { try body($0) }
         case .window(let base, let window):
@@ -45,8 +55,8 @@ final class StorageHandle {
     func withXorStorage<T>(_ body: (any XorRangeStorage) throws -> T) throws -> T {
         switch kind {
         case .memory(let keys):
-            guard let sealed = keys.sealed else { throw CFailure.state("the storage is not sealed") }
-            return try body(sealed.xor)
+            guard let sealed = keys.xor else { throw CFailure.state("the storage is not sealed") }
+            return try body(sealed)
         case .lmdbIndex(let store, let name):
             return try store.store.withXorSnapshot(keyIndex: name) { try body($0) }
         case .window(let base, let window):
