@@ -45,9 +45,7 @@ extension NodeClient {
         do {
             stream = try await connection.newStream([StoreSyncSettings.reconciliationProtocol])
         } catch P2PError.refused(let protocols) {
-            throw PeerError.status(
-                code: StatusCode.notFound.rawValue,
-                message: "the peer speaks none of \(protocols.joined(separator: ", "))")
+            throw Self.notSpoken(protocols)
         }
         let lifetime = Watchdog(after: remaining(), clock: clock) { stream.reset() }
         do {

@@ -223,12 +223,16 @@ public struct NodeClient: Sendable {
             stream.closeWrite()
             return result
         } catch P2PError.refused(let protocols) {
-            throw PeerError.status(
-                code: StatusCode.notFound.rawValue,
-                message: "the peer speaks none of \(protocols.joined(separator: ", "))")
+            throw Self.notSpoken(protocols)
         } catch P2PError.closed, P2PError.reset {
             throw PeerError.closed
         }
+    }
+
+    /// A peer that agreed to none of `protocols`, as the framing listener would answer: 404.
+    static func notSpoken(_ protocols: [String]) -> PeerError {
+        PeerError.status(
+            code: StatusCode.notFound.rawValue, message: "the peer speaks none of \(protocols.joined(separator: ", "))")
     }
 
     /// Opens a stream for `streamProtocol`, runs `body` on it, then ends and closes it. With the
