@@ -51,14 +51,8 @@ struct StoreSyncConversation {
     /// The next payload, nil at the end of the stream; one that does not come within the idle
     /// timeout resets the stream.
     private func receive() async throws -> [UInt8]? {
-        let watchdog = Watchdog(after: idleTimeout, clock: clock) { stream.reset() }
-        defer { watchdog.cancel() }
-        do {
-            return try await stream.readPrefixed(limit: settings.maximumPayload, what: "RangesData payload")
-                .map { Array($0.readableBytesView) }
-        } catch {
-            if watchdog.fired { throw P2PError.timeout("the peer's next store-sync payload") }
-            throw error
-        }
+        try await stream.readPrefixed(
+            limit: settings.maximumPayload, what: "store-sync payload", idle: idleTimeout, clock: clock
+        ).map { Array($0.readableBytesView) }
     }
 }

@@ -134,13 +134,11 @@ public final class TransferReceiver: Sendable {
     /// The next payload, nil at the end of the stream; one that does not come within the idle
     /// timeout ends the stream.
     private func next(_ stream: P2PStream) async throws -> ByteBuffer? {
-        let watchdog = Watchdog(after: idleTimeout, clock: clock) { stream.reset() }
-        defer { watchdog.cancel() }
         do {
-            return try await stream.readPrefixed(limit: StoreSyncTransfer.maximumSize, what: "transfer message")
-        } catch {
-            if watchdog.fired { return nil }
-            throw error
+            return try await stream.readPrefixed(
+                limit: StoreSyncTransfer.maximumSize, what: "transfer message", idle: idleTimeout, clock: clock)
+        } catch P2PError.timeout {
+            return nil
         }
     }
 }
