@@ -99,22 +99,25 @@ extension StoreNode {
             role: .responder, outcome: "ok", rounds: outcome.rounds,
             differences: outcome.have.ordered.count + outcome.need.ordered.count)
         metrics.bytes(.reconcile, received: outcome.bytesIn, sent: outcome.bytesOut)
-        var pushed = TransferPush.Outcome()
-        if let connection = host.connection(to: peer) {
-            async let pushing = TransferPush.push(
-                outcome.have.ordered, from: store, over: connection, linger: configuration.idleTimeout, clock: clock)
-            _ = await session.waitForArrivals(seconds: configuration.storeSync.transferTimeout, clock: clock)
-            do {
-                pushed = try await pushing
-            } catch {
-                logger.info("store-sync push to \(peer) failed: \(error)")
-            }
-        } else {
-            _ = await session.waitForArrivals(seconds: configuration.storeSync.transferTimeout, clock: clock)
-        }
+        async let pushing = push(outcome.have.ordered, to: peer)
+        _ = await session.waitForArrivals(seconds: configuration.storeSync.transferTimeout, clock: clock)
+        let pushed = await pushing
         let counts = session.counts
         metrics.bytes(.transfer, received: 0, sent: pushed.bytes)
         metrics.messagesTransferred(received: counts.stored, sent: pushed.sent)
         metrics.transfersRejected(counts.rejected)
+    }
+
+    /// Pushes what `peer` lacks over a transfer stream of this node's own on its connection;
+    /// returns what moved (nothing when the peer is gone, or the push failed part way).
+    private func push(_ hashes: [MessageHash], to peer: PeerID) async -> TransferPush.Outcome {
+        guard let connection = host.connection(to: peer) else { return TransferPush.Outcome() }
+        do {
+            return try await TransferPush.push(
+                hashes, from: store, over: connection, linger: configuration.idleTimeout, clock: clock)
+        } catch {
+            logger.info("store-sync push to \(peer) failed: \(error)")
+            return TransferPush.Outcome()
+        }
     }
 }
