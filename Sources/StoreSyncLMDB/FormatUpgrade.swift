@@ -114,18 +114,18 @@ enum FormatUpgrade {
         start.appendBigEndian(scopeId)
         var resumeAfter: [UInt8]?
         while true {
-            var entries: [(contentTopicId: UInt32, key: SyncKey)] = []
+            var entries: [(contentTopic: UInt32, key: SyncKey)] = []
             var last: [UInt8]?
             try txn.scan(databases.byContent, from: resumeAfter ?? start) { raw, _ in
-                guard raw.count == 48, raw.loadBigEndianUInt32(at: 0) == scopeId else { return false }
+                guard let entry = MessageStore.contentIndexEntry(raw, scope: scopeId) else { return false }
                 if let resumeAfter, raw.elementsEqual(resumeAfter) { return true }
-                entries.append((raw.loadBigEndianUInt32(at: 4), NodeView.key(in: raw, at: 8)))
+                entries.append(entry)
                 last = Array(raw)
                 return entries.count < chunk
             }
             let writers = TreeWriters(txn: txn, databases: databases)
-            for (contentTopicId, key) in entries {
-                _ = try writers.writer(ScopeKey.contentTopic(contentTopicId, pubsubTopic: pubsubTopic)).insert(key)
+            for (contentTopic, key) in entries {
+                _ = try writers.writer(ScopeKey.contentTopic(contentTopic, pubsubTopic: pubsubTopic)).insert(key)
             }
             try writers.finish()
             guard entries.count == chunk, let last else { return }

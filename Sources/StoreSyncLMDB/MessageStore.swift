@@ -321,9 +321,16 @@ public final class MessageStore: Sendable {
     /// The key of a content-index entry of `scope` and `contentTopic`; nil for an entry of
     /// another scope or topic (a scan has run past its prefix).
     static func contentIndexEntry(_ raw: UnsafeRawBufferPointer, scope: UInt32, contentTopic: UInt32) -> SyncKey? {
-        guard raw.count == 48, raw.loadBigEndianUInt32(at: 0) == scope, raw.loadBigEndianUInt32(at: 4) == contentTopic
-        else { return nil }
-        return NodeView.key(in: raw, at: 8)
+        guard let entry = contentIndexEntry(raw, scope: scope), entry.contentTopic == contentTopic else { return nil }
+        return entry.key
+    }
+
+    /// The content topic id and key of a content-index entry of `scope`; nil for an entry of
+    /// another scope.
+    static func contentIndexEntry(_ raw: UnsafeRawBufferPointer, scope: UInt32) -> (contentTopic: UInt32, key: SyncKey)?
+    {
+        guard raw.count == 48, raw.loadBigEndianUInt32(at: 0) == scope else { return nil }
+        return (raw.loadBigEndianUInt32(at: 4), NodeView.key(in: raw, at: 8))
     }
 
     /// The record of a pubsub topic's key index, nil if the topic has none.
