@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .library(name: "StoreSyncCore", targets: ["StoreSyncCore"]),
         .library(name: "StoreSyncLMDB", targets: ["StoreSyncLMDB"]),
+        .library(name: "StoreSyncPostgres", targets: ["StoreSyncPostgres"]),
         .library(name: "StoreSyncNode", targets: ["StoreSyncNode"]),
         .library(name: "StoreSyncProto", targets: ["StoreSyncProto"]),
         .library(name: "StoreSyncP2P", targets: ["StoreSyncP2P"]),
@@ -28,6 +29,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         .systemLibrary(
@@ -60,6 +62,15 @@ let package = Package(
             dependencies: ["StoreSyncCore", "CLMDB"]
         ),
         .target(
+            name: "StoreSyncPostgres",
+            dependencies: [
+                "StoreSyncCore",
+                "StoreSyncLMDB",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
             name: "StoreSyncProto",
             dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]
         ),
@@ -80,6 +91,7 @@ let package = Package(
                 "StoreSyncCore",
                 "StoreSyncP2P",
                 "StoreSyncLMDB",
+                "StoreSyncPostgres",
                 "StoreSyncProto",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

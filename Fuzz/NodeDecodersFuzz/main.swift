@@ -104,7 +104,7 @@ func fuzzOne(_ bytes: [UInt8]) {
         response.encode(into: &encoded)
         fuzzCheck((try? CountResponse(decoding: &encoded)) == response, "a count answer re-encodes to itself")
     default:
-        let response = StoreQuery.answer(serialized: Array(bytes.dropFirst()), store: store)
+        let response = answerStoreQuery(Array(bytes.dropFirst()))
         fuzzCheck([200, 400, 503].contains(response.statusCode), "status is 200, 400 or 503")
         fuzzCheck(response.messages.count <= StoreQuery.maximumPageSize, "a page holds at most 100 messages")
         guard let request = try? Waku_Store_V3_StoreQueryRequest(serializedBytes: Array(bytes.dropFirst())) else {
@@ -131,6 +131,22 @@ func checkCountAnswer(_ request: CountRequest) {
     default:
         fuzzCheck(false, "the answer is of the request's kind")
     }
+}
+
+/// Answers a Store v3 request on the node's path, which is async: libFuzzer calls on a thread of
+/// its own, which waits for the answer.
+func answerStoreQuery(_ serialized: [UInt8]) -> Waku_Store_V3_StoreQueryResponse {
+    final class Answer: @unchecked Sendable {
+        var response = Waku_Store_V3_StoreQueryResponse()
+    }
+    let answer = Answer()
+    let done = DispatchSemaphore(value: 0)
+    Task {
+        answer.response = await StoreQuery.answer(serialized: serialized, archive: store)
+        done.signal()
+    }
+    done.wait()
+    return answer.response
 }
 
 @_cdecl("LLVMFuzzerTestOneInput")

@@ -100,9 +100,9 @@ extension MessageStore {
                 failure = InvariantViolation(description: "key \(key) of a content-topic tree has no message")
                 return false
             }
-            let message = try WakuMessage(storeEncoded: stored)
-            guard message.pubsubTopic == pubsubTopic,
-                try storedContentTopicId(txn, topic: message.contentTopic) == contentTopicId
+            let record = try StoredRecord(stored)
+            guard record.pubsubTopic == pubsubTopic,
+                try storedContentTopicId(txn, topic: record.contentTopic) == contentTopicId
             else {
                 failure = InvariantViolation(
                     description: "message \(key) in the tree of content topic \(contentTopicId) on \(pubsubTopic) "
@@ -124,14 +124,16 @@ extension MessageStore {
                 failure = InvariantViolation(description: "key \(key) of \(topic) has no message")
                 return false
             }
-            let message = try WakuMessage(storeEncoded: stored)
-            guard message.pubsubTopic == topic, UInt64(bitPattern: message.timestamp) == key.timestamp,
-                message.hash(using: hasher) == key.hash
-            else {
+            let entry = try StoredRecord(stored)
+            let hashMatches: Bool
+            if case .message(let message) = entry { hashMatches = message.hash(using: hasher) == key.hash } else {
+                hashMatches = true
+            }
+            guard entry.pubsubTopic == topic, entry.timestamp == key.timestamp, hashMatches else {
                 failure = InvariantViolation(description: "message under key \(key) of \(topic) does not match it")
                 return false
             }
-            guard let id = try storedContentTopicId(txn, topic: message.contentTopic) else {
+            guard let id = try storedContentTopicId(txn, topic: entry.contentTopic) else {
                 failure = InvariantViolation(description: "content topic of \(key) has no id")
                 return false
             }

@@ -111,35 +111,44 @@ public final class MessageStore: Sendable {
             }
         }
         result.keys = prepared.map { $0?.key }
-        let outcomes = try environment.write { txn -> [Outcome] in
-            var outcomes = result.outcomes
+        let written = try write(
+            prepared.map { entry in
+                entry.map { (IndexedKey(key: $0.key, pubsubTopic: $0.message.pubsubTopic, contentTopic: $0.message.contentTopic), $0.message.storeEncoded()) }
+            })
+        for (index, isNew) in written.enumerated() where isNew == false { result.outcomes[index] = .duplicate }
+        return result
+    }
+
+    /// Writes records in one write transaction, each under its key's hash with its entries in the
+    /// key trees of its pubsub topic and of its content topic and in the content-topic index.
+    /// Returns, per entry, whether it was new (nil where there was none); a hash already present
+    /// is left as it is.
+    func write(_ entries: [(entry: IndexedKey, value: [UInt8])?]) throws -> [Bool?] {
+        try environment.write { txn -> [Bool?] in
+            var written = [Bool?](repeating: nil, count: entries.count)
             let writers = TreeWriters(txn: txn, databases: databases)
             var contentIds: [String: UInt32] = [:]
-            for (index, entry) in prepared.enumerated() {
-                guard let (message, key) = entry else { continue }
-                let encoded = message.storeEncoded()
+            for (index, record) in entries.enumerated() {
+                guard let (entry, value) = record else { continue }
+                let key = entry.key
                 let isNew = try key.hash.bytes.withUnsafeBytes { hashKey in
-                    try encoded.withUnsafeBytes { value in
+                    try value.withUnsafeBytes { value in
                         try txn.put(databases.messages, hashKey, value, noOverwrite: true)
                     }
                 }
-                guard isNew else {
-                    outcomes[index] = .duplicate
-                    continue
-                }
-                let writer = try writers.writer(ScopeKey.messages(message.pubsubTopic))
+                written[index] = isNew
+                guard isNew else { continue }
+                let writer = try writers.writer(ScopeKey.messages(entry.pubsubTopic))
                 _ = try writer.insert(key)
-                let contentId = try contentTopicId(&contentIds, txn: txn, topic: message.contentTopic)
-                _ = try writers.writer(ScopeKey.contentTopic(contentId, pubsubTopic: message.pubsubTopic)).insert(key)
+                let contentId = try contentTopicId(&contentIds, txn: txn, topic: entry.contentTopic)
+                _ = try writers.writer(ScopeKey.contentTopic(contentId, pubsubTopic: entry.pubsubTopic)).insert(key)
                 try txn.put(
                     databases.byContent,
                     Self.contentIndexKey(scope: writer.record.scopeId, contentTopic: contentId, key: key), [])
             }
             try writers.finish()
-            return outcomes
+            return written
         }
-        result.outcomes = outcomes
-        return result
     }
 
     /// Inserts keys into a key-only index (no messages): for indexes kept beside another archive,
@@ -226,7 +235,7 @@ public final class MessageStore: Sendable {
             guard let raw = try key.hash.bytes.withUnsafeBytes({ try txn.get(databases.messages, $0) }) else {
                 throw StoreError.corruptRecord(what: "archive", detail: "indexed key \(key) has no message")
             }
-            contents.append((key, try WakuMessage(storeEncoded: raw).contentTopic))
+            contents.append((key, try StoredRecord(raw).contentTopic))
         }
         let writers = TreeWriters(txn: txn, databases: databases)
         let writer = try writers.writer(ScopeKey.messages(pubsubTopic))
@@ -261,11 +270,14 @@ public final class MessageStore: Sendable {
         }
     }
 
-    /// The message stored under a hash.
+    /// The message stored under a hash; nil also when this store only indexes it (its message
+    /// lives in another archive).
     public func message(for hash: MessageHash) throws -> WakuMessage? {
         try environment.read { txn in
             try hash.bytes.withUnsafeBytes { key in
-                try txn.get(databases.messages, key).map { try WakuMessage(storeEncoded: $0) }
+                guard let raw = try txn.get(databases.messages, key), case .message(let message) = try StoredRecord(raw)
+                else { return nil }
+                return message
             }
         }
     }
@@ -298,11 +310,16 @@ public final class MessageStore: Sendable {
 
     /// Why a message's topics cannot be index keys, nil when they can.
     static func topicProblem(_ message: WakuMessage) -> String? {
-        if message.contentTopic.isEmpty { return "empty content topic" }
-        if message.contentTopic.utf8.count > maximumTopicLength {
+        topicProblem(pubsubTopic: message.pubsubTopic, contentTopic: message.contentTopic)
+    }
+
+    /// Why these topics cannot be index keys, nil when they can.
+    public static func topicProblem(pubsubTopic: String, contentTopic: String) -> String? {
+        if contentTopic.isEmpty { return "empty content topic" }
+        if contentTopic.utf8.count > maximumTopicLength {
             return "content topic longer than \(maximumTopicLength) bytes"
         }
-        if message.pubsubTopic.utf8.count > maximumTopicLength {
+        if pubsubTopic.utf8.count > maximumTopicLength {
             return "pubsub topic longer than \(maximumTopicLength) bytes"
         }
         return nil

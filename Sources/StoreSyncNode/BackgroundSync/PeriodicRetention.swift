@@ -5,13 +5,13 @@ import StoreSyncLMDB
 /// Applies a store's retention policy at start and then every interval, until its task is
 /// cancelled. A failed pass is logged and retried at the next interval.
 public struct PeriodicRetention: Sendable {
-    private let store: MessageStore
+    private let store: any MessageArchive
     private let intervalSeconds: Double
     private let scheduler: any SyncScheduler
     private let logger: Logger
 
     public init(
-        store: MessageStore, intervalSeconds: Double, scheduler: any SyncScheduler = SystemScheduler(),
+        store: any MessageArchive, intervalSeconds: Double, scheduler: any SyncScheduler = SystemScheduler(),
         logger: Logger = Logger(label: "storesync.retention")
     ) {
         self.store = store

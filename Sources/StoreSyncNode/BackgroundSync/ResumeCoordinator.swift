@@ -83,12 +83,10 @@ public final class ResumeCoordinator: Sendable {
     /// nothing to do (a store never online before, or no gap).
     public func plan() async throws -> Range<UInt64>? {
         let now = scheduler.now()
-        let (cursor, watermark, floor) = try await store.read { store in
-            (
-                try store.marker(Self.catchUpCursorMarker), try store.marker(Self.lastOnlineMarker),
-                try store.retentionFloor(now: now).firstWholeTimestamp
-            )
+        let (cursor, watermark) = try await store.read { store in
+            (try store.marker(Self.catchUpCursorMarker), try store.marker(Self.lastOnlineMarker))
         }
+        let floor = try await node.archive.retentionFloor(at: now).firstWholeTimestamp
         let margin = UInt64(configuration.marginSeconds * 1e9)
         let fromWatermark = watermark.map { $0 - min($0, margin) }
         guard var start = [cursor, fromWatermark].compactMap({ $0 }).min() else { return nil }

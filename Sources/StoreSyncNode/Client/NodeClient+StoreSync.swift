@@ -19,7 +19,7 @@ extension NodeClient {
     /// taken), until all have arrived or the transfer timeout passes. What did not arrive is in
     /// `report.unserved`.
     func storeSync(
-        store: MessageStore, pubsubTopic: String, window: Range<UInt64>, connection: P2PConnection,
+        store: any MessageArchive, pubsubTopic: String, window: Range<UInt64>, connection: P2PConnection,
         receiver: TransferReceiver, limits: SessionLimits, deadline: SessionDeadline, report: inout SyncReport,
         progress: @Sendable (SyncReport) -> Void
     ) async throws {
@@ -49,11 +49,11 @@ extension NodeClient {
         }
         let lifetime = Watchdog(after: remaining(), clock: clock) { stream.reset() }
         do {
-            let opening = try await store.read { store in
+            let opening = try await store.keyIndex.read { store in
                 try store.withXorSnapshot { try engine.initiate(window: window.lowerBound...upper, storage: $0) }
             }
             let conversation = StoreSyncConversation(
-                stream: stream, store: store, settings: storeSync, idleTimeout: readTimeout, clock: clock,
+                stream: stream, store: store.keyIndex, settings: storeSync, idleTimeout: readTimeout, clock: clock,
                 session: session, expectations: receiver.expectations)
             try await conversation.run(engine: &engine, opening: opening, outcome: &outcome)
             lifetime.cancel()

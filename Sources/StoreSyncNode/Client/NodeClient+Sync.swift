@@ -94,7 +94,7 @@ extension NodeClient {
     /// by `limits` whatever the peer sends. `progress` is told what the sync has found and
     /// moved after the reconciliation and after each transfer batch.
     public func sync(
-        store: MessageStore,
+        store: any MessageArchive,
         pubsubTopic: String,
         window requested: Range<UInt64> = 0..<UInt64.max,
         policy: SplitPolicy = .adaptive,
@@ -105,7 +105,7 @@ extension NodeClient {
     ) async throws -> SyncReport {
         var report = SyncReport()
         let deadline = SessionDeadline(seconds: limits.maximumDuration, from: clock)
-        let floor = try await store.read { [clock] in try $0.retentionFloor(now: clock.now()).firstWholeTimestamp }
+        let floor = try await store.retentionFloor(at: clock.now()).firstWholeTimestamp
         let window = min(max(requested.lowerBound, floor), requested.upperBound)..<requested.upperBound
         report.window = window
         guard !window.isEmpty else { return report }
@@ -133,13 +133,13 @@ extension NodeClient {
     }
 
     func reconcile(
-        store: MessageStore, pubsubTopic: String, window: Range<UInt64>, policy: SplitPolicy,
+        store: any MessageArchive, pubsubTopic: String, window: Range<UInt64>, policy: SplitPolicy,
         negentropyFrameLimit: Int, limits: SessionLimits, deadline: SessionDeadline, report: inout SyncReport
     ) async throws -> (have: [MessageHash], need: [MessageHash]) {
         try await withStream(.reconcile, deadline: deadline) { stream in
             let reconciler = try Reconciler(
                 frameSizeLimit: negentropyFrameLimit, policy: policy, limits: limits.decoding, budget: limits.budget)
-            let first = try await store.read { store in
+            let first = try await store.keyIndex.read { store in
                 try store.withSnapshot(pubsubTopic: pubsubTopic) {
                     try reconciler.initiate(WindowedStorage($0, window: window))
                 }
@@ -152,7 +152,7 @@ extension NodeClient {
             var need = UniqueHashes()
             while true {
                 let message = Array(buffer: reply)
-                let step = try await store.read { store in
+                let step = try await store.keyIndex.read { store in
                     try store.withSnapshot(pubsubTopic: pubsubTopic) {
                         try reconciler.reconcile(message, storage: WindowedStorage($0, window: window))
                     }
@@ -174,7 +174,7 @@ extension NodeClient {
     static let offerReadBatch = 500
 
     func transfer(
-        store: MessageStore, pubsubTopic: String, window: Range<UInt64>, have: [MessageHash], need: [MessageHash],
+        store: any MessageArchive, pubsubTopic: String, window: Range<UInt64>, have: [MessageHash], need: [MessageHash],
         admission: MessageAdmission, deadline: SessionDeadline, report: inout SyncReport, logger: Logger,
         progress: @Sendable (SyncReport) -> Void
     ) async throws {
@@ -188,7 +188,7 @@ extension NodeClient {
             while start < have.count {
                 let keys = Array(have[start..<min(have.count, start + Self.offerReadBatch)])
                 start += keys.count
-                let messages = try await store.read { store in try keys.compactMap { try store.message(for: $0) } }
+                let messages = try await store.messages(for: keys).compactMap { $0 }
                 for batch in Self.batches(messages, budget: Frame.payloadBudget(maximumFrameSize: maximumFrameSize)) {
                     var request = ByteBuffer()
                     TransferRequest.offer(pubsubTopic: pubsubTopic, window: window, messages: try Self.container(batch))
@@ -217,7 +217,7 @@ extension NodeClient {
     /// the rest are asked for again, and later batches are no larger than what the last full reply
     /// held, so that replies seldom leave a rest.
     func fetch(
-        _ need: [MessageHash], store: MessageStore, pubsubTopic: String, admission: MessageAdmission,
+        _ need: [MessageHash], store: any MessageArchive, pubsubTopic: String, admission: MessageAdmission,
         stream: inout NodeStream, report: inout SyncReport, logger: Logger, progress: @Sendable (SyncReport) -> Void
     ) async throws {
         let hasher = SHA256Hasher()

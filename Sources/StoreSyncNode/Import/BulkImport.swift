@@ -60,7 +60,7 @@ public struct BulkImport: Sendable {
 
     /// Imports `path` into `store`, calling `progress` after each batch is stored.
     public func run(
-        path: String, into store: MessageStore, progress: @Sendable (Progress) -> Void = { _ in }
+        path: String, into store: any MessageArchive, progress: @Sendable (Progress) -> Void = { _ in }
     ) async throws -> Report {
         let reader = try LineBatchReader(path: path, batchLines: batchLines, buffered: parsing + writing)
         defer { reader.cancel() }

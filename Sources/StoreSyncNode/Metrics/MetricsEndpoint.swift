@@ -9,10 +9,10 @@ public final class MetricsEndpoint: Sendable {
     public let registry: PrometheusCollectorRegistry
     /// The metrics to hand to the node (and to anything else of the node that reports).
     public let metrics: NodeMetrics
-    private let store: MessageStore
+    private let store: any MessageArchive
 
     /// Creates a registry for the metrics of the node serving `store`.
-    public init(store: MessageStore) {
+    public init(store: any MessageArchive) {
         let registry = PrometheusCollectorRegistry()
         var factory = PrometheusMetricsFactory(registry: registry)
         factory.valueHistogramBuckets = NodeMetrics.histogramBuckets

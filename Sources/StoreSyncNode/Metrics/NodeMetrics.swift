@@ -133,7 +133,7 @@ public final class NodeMetrics: Sendable {
     }
 
     /// Refreshes the store gauges from `store`, read on its reader threads.
-    public func refresh(from store: MessageStore) async throws {
-        refresh(from: try await store.read { try $0.statistics() }, deletions: store.retentionDeletions)
+    public func refresh(from store: any MessageArchive) async throws {
+        refresh(from: try await store.archiveStatistics(), deletions: store.retentionDeletions)
     }
 }

@@ -13,9 +13,9 @@ extension StoreNode {
     func answerTransfer(_ request: inout ByteBuffer, peer: String, address: String) async throws -> ByteBuffer {
         switch try TransferRequest(decoding: &request) {
         case .fetch(let topic, let hashes):
-            let response = try await store.read { [budget = responseBudget] store in
-                try Self.fetchReply(hashes: hashes, pubsubTopic: topic, budget: budget, store: store)
-            }
+            let response = Self.fetchReply(
+                hashes: hashes, messages: try await archive.messages(for: hashes), pubsubTopic: topic,
+                budget: responseBudget)
             counters.update { $0.messagesServed += response.messages.count }
             metrics.messagesTransferred(received: 0, sent: response.messages.count)
             return try response.serializedBuffer()
@@ -27,7 +27,7 @@ extension StoreNode {
             if !configuration.allowPush {
                 try permitOffer(offered.messages, pubsubTopic: topic, address: address)
             }
-            let floor = try await store.read { try $0.retentionFloor(now: self.clock.now()) }
+            let floor = try await archive.retentionFloor(at: clock.now())
             let counts = try await storeVerified(offered.messages, peer: peer) { message, key in
                 guard message.pubsubTopic == topic else { return "pubsub topic \(message.pubsubTopic), not \(topic)" }
                 guard window.contains(key.timestamp) else {
@@ -46,14 +46,14 @@ extension StoreNode {
     /// It always makes progress: when the budget cuts it, the cursor names the first hash not
     /// considered, and every hash before it that has no message in the reply is one this node
     /// cannot serve (it lacks it, or the message is too large for any reply).
-    static func fetchReply(hashes: [MessageHash], pubsubTopic: String, budget: Int, store: MessageStore) throws
+    static func fetchReply(hashes: [MessageHash], messages: [WakuMessage?], pubsubTopic: String, budget: Int)
         -> Waku_Store_V3_StoreQueryResponse
     {
         var response = Waku_Store_V3_StoreQueryResponse()
         response.statusCode = UInt32(StatusCode.ok.rawValue)
         var left = budget
-        for hash in hashes {
-            guard let message = try store.message(for: hash), message.pubsubTopic == pubsubTopic else { continue }
+        for (hash, message) in zip(hashes, messages) {
+            guard let message, message.pubsubTopic == pubsubTopic else { continue }
             let size = message.estimatedEncodedSize
             guard size <= budget else { continue }
             guard size <= left else {
@@ -132,7 +132,7 @@ extension StoreNode {
                 logger.warning("rejected a message from \(peer): \(error)")
             }
         }
-        let result = try await store.ingest(accepted)
+        let result = try await archive.ingest(accepted)
         for outcome in result.outcomes { counts.count(outcome) }
         let final = counts
         counters.update {
@@ -154,7 +154,7 @@ extension StoreNode {
 
     func answerStoreQuery(_ request: inout ByteBuffer) async throws -> ByteBuffer {
         let serialized = Array(buffer: request)
-        let response = try await store.read { StoreQuery.answer(serialized: serialized, store: $0) }
+        let response = await StoreQuery.answer(serialized: serialized, archive: archive)
         return try response.serializedBuffer()
     }
 }

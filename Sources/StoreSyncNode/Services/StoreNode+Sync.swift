@@ -22,7 +22,7 @@ extension StoreNode {
         let report: SyncReport
         do {
             report = try await peer.sync(
-                store: store, pubsubTopic: pubsubTopic, window: window, policy: configuration.policy,
+                store: archive, pubsubTopic: pubsubTopic, window: window, policy: configuration.policy,
                 negentropyFrameLimit: configuration.negentropyFrameLimit, limits: SessionLimits(configuration),
                 logger: logger)
         } catch {
@@ -55,7 +55,7 @@ extension StoreNode {
         let deadline = SessionDeadline(seconds: configuration.maximumStreamDuration, from: peer.clock)
         try await peer.withStream(.transfer, deadline: deadline) { stream in
             try await peer.fetch(
-                hashes, store: store, pubsubTopic: pubsubTopic, admission: admission, stream: &stream,
+                hashes, store: archive, pubsubTopic: pubsubTopic, admission: admission, stream: &stream,
                 report: &report, logger: logger, progress: { _ in })
         }
         metrics.messagesTransferred(received: report.fetched.stored, sent: 0)
@@ -70,7 +70,8 @@ extension StoreNode {
         -> (fetched: Int, left: [MessageHash])
     {
         guard !unserved.isEmpty else { return (0, []) }
-        var left = try await store.read { store in try unserved.filter { try store.message(for: $0) == nil } }
+        let stored = try await archive.messages(for: unserved)
+        var left = zip(unserved, stored).filter { $0.1 == nil }.map(\.0)
         var fetched = 0
         for peer in peers where !left.isEmpty {
             do {

@@ -13,7 +13,10 @@ import SwiftProtobuf
 /// stored is touched by a failed request.
 public final class StoreNode: Sendable {
     /// The archive this node serves.
-    public let store: MessageStore
+    public let archive: any MessageArchive
+    /// The archive's LMDB key index (the archive itself when it is the LMDB store): snapshots
+    /// for reconciliation, counts by content topic, the node's markers.
+    public var store: MessageStore { archive.keyIndex }
     /// What the node was started with.
     public let configuration: NodeConfiguration
     /// The port of the plaintext framing listener (0 when the node has none).
@@ -44,14 +47,14 @@ public final class StoreNode: Sendable {
     public var address: Multiaddr? { listener.address }
 
     private init(
-        store: MessageStore, configuration: NodeConfiguration, logger: Logger, metrics: NodeMetrics,
+        archive: any MessageArchive, configuration: NodeConfiguration, logger: Logger, metrics: NodeMetrics,
         clock: any SyncScheduler, buffers: BufferBudget, bandwidth: BandwidthLimiter,
         channel: NIOAsyncChannel<InboundConnection, Never>?, host: P2PHost, listener: P2PListener
     ) {
         self.bandwidth = bandwidth
         self.host = host
         self.listener = listener
-        self.store = store
+        self.archive = archive
         self.metrics = metrics
         self.clock = clock
         self.configuration = configuration
@@ -78,9 +81,24 @@ public final class StoreNode: Sendable {
         }
     }
 
-    /// Binds the listening socket. Call `serve()` to accept streams and `close()` to stop.
+    /// Binds the listening sockets of a node serving an LMDB store.
     public static func bind(
         store: MessageStore,
+        configuration: NodeConfiguration,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger = Logger(label: "storesync.node"),
+        metrics: NodeMetrics = .disabled,
+        clock: any SyncScheduler = SystemScheduler(),
+        identity: PrivateKey? = nil
+    ) async throws -> StoreNode {
+        try await bind(
+            archive: store, configuration: configuration, group: group, logger: logger, metrics: metrics,
+            clock: clock, identity: identity)
+    }
+
+    /// Binds the listening sockets. Call `serve()` to accept streams and `close()` to stop.
+    public static func bind(
+        archive: any MessageArchive,
         configuration: NodeConfiguration,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         logger: Logger = Logger(label: "storesync.node"),
@@ -136,7 +154,7 @@ public final class StoreNode: Sendable {
             throw error
         }
         let node = StoreNode(
-            store: store, configuration: configuration, logger: logger, metrics: metrics, clock: clock,
+            archive: archive, configuration: configuration, logger: logger, metrics: metrics, clock: clock,
             buffers: buffers, bandwidth: bandwidth, channel: channel, host: host, listener: listener)
         node.registerServices(on: host)
         return node

@@ -5,7 +5,7 @@ import StoreSyncProto
 
 import struct Foundation.Data
 
-/// Waku Store v3 query semantics over the message store.
+/// Waku Store v3 query semantics over a node's archive.
 public enum StoreQuery {
     /// Page size when the request names none.
     public static let defaultPageSize = 20
@@ -33,9 +33,11 @@ public enum StoreQuery {
 
     /// Answers the bytes of a request as they came from the network: a request that is not a
     /// `StoreQueryRequest` gets status 400.
-    public static func answer(serialized: [UInt8], store: MessageStore) -> Waku_Store_V3_StoreQueryResponse {
+    public static func answer(serialized: [UInt8], archive: any MessageArchive) async
+        -> Waku_Store_V3_StoreQueryResponse
+    {
         do {
-            return answer(try Waku_Store_V3_StoreQueryRequest(serializedBytes: serialized), store: store)
+            return await answer(try Waku_Store_V3_StoreQueryRequest(serializedBytes: serialized), archive: archive)
         } catch {
             var refusal = Waku_Store_V3_StoreQueryResponse()
             refusal.statusCode = UInt32(StatusCode.badRequest.rawValue)
@@ -47,13 +49,13 @@ public enum StoreQuery {
     /// Answers a request: 200 with a page of messages (always in forward order) and a cursor when
     /// more remain, 400 with a description for a malformed request, and for a store failure the
     /// code every protocol gives it (`ProtocolError.answering`).
-    public static func answer(_ request: Waku_Store_V3_StoreQueryRequest, store: MessageStore)
+    public static func answer(_ request: Waku_Store_V3_StoreQueryRequest, archive: any MessageArchive) async
         -> Waku_Store_V3_StoreQueryResponse
     {
         var response = Waku_Store_V3_StoreQueryResponse()
         response.requestID = request.requestID
         do {
-            try fill(&response, request: request, store: store)
+            try await fill(&response, request: request, archive: archive)
             response.statusCode = UInt32(StatusCode.ok.rawValue)
             response.statusDesc = "OK"
         } catch {
@@ -69,8 +71,8 @@ public enum StoreQuery {
     private static func fill(
         _ response: inout Waku_Store_V3_StoreQueryResponse,
         request: Waku_Store_V3_StoreQueryRequest,
-        store: MessageStore
-    ) throws {
+        archive: any MessageArchive
+    ) async throws {
         let hasFilters =
             request.hasPubsubTopic || !request.contentTopics.isEmpty || request.hasTimeStart || request.hasTimeEnd
         guard request.messageHashes.isEmpty || !hasFilters else {
@@ -106,8 +108,12 @@ public enum StoreQuery {
             var found = [(MessageHash, WakuMessage)]()
             var index = start
             while index < hashes.count && found.count < limit {
-                if let message = try store.message(for: hashes[index]) { found.append((hashes[index], message)) }
-                index += 1
+                // As many as the page still has room for, at once.
+                let batch = Array(hashes[index..<min(hashes.count, index + limit - found.count)])
+                for (hash, message) in zip(batch, try await archive.messages(for: batch)) {
+                    if let message { found.append((hash, message)) }
+                }
+                index += batch.count
             }
             response.messages = found.map { $0.1.keyValue(hash: $0.0, includeData: request.includeData) }
             if index < hashes.count, let last = found.last { response.paginationCursor = Data(last.0.bytes) }
@@ -123,19 +129,21 @@ public enum StoreQuery {
         var cursor: SyncKey?
         if request.hasPaginationCursor {
             guard let hash = MessageHash(bytes: Array(request.paginationCursor)),
-                let message = try store.message(for: hash), message.timestamp >= 0
+                let message = try await archive.messages(for: [hash]).first ?? nil, message.timestamp >= 0
             else { throw ProtocolError.bad("pagination cursor names no stored message") }
             cursor = SyncKey(timestamp: UInt64(message.timestamp), hash: hash)
         }
-        let hits = try store.queryKeys(
-            pubsubTopic: request.hasPubsubTopic ? request.pubsubTopic : nil,
-            contentTopics: request.contentTopics, timeRange: start..<end, cursor: cursor,
-            forward: request.paginationForward, limit: limit + 1)
+        let hits = try await archive.queryKeys(
+            ArchiveQuery(
+                pubsubTopic: request.hasPubsubTopic ? request.pubsubTopic : nil,
+                contentTopics: request.contentTopics, timeRange: start..<end, cursor: cursor,
+                forward: request.paginationForward, limit: limit + 1))
         let page = Array(hits.prefix(limit))
+        let messages = request.includeData ? try await archive.messages(for: page.map(\.key.hash)) : []
         var entries = [Waku_Store_V3_WakuMessageKeyValue]()
-        for hit in page {
+        for (index, hit) in page.enumerated() {
             if request.includeData {
-                guard let message = try store.message(for: hit.key.hash) else { continue }
+                guard let message = messages[index] else { continue }
                 entries.append(message.keyValue(hash: hit.key.hash))
             } else {
                 var entry = Waku_Store_V3_WakuMessageKeyValue()

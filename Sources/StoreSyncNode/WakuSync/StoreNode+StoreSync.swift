@@ -58,7 +58,7 @@ extension StoreNode {
         }
         guard
             let session = receiver.expectations.begin(
-                peer: peer.description, store: store, admission: admission, clock: clock)
+                peer: peer.description, store: archive, admission: admission, clock: clock)
         else {
             counters.closeSession(inbound: true)
             metrics.syncSession(role: .responder, outcome: "busy", rounds: nil, differences: nil)
@@ -69,7 +69,7 @@ extension StoreNode {
         let lifetime = Watchdog(after: configuration.maximumStreamDuration, clock: clock) { stream.reset() }
         var outcome = StoreSyncConversation.Outcome()
         do {
-            let floor = try await store.read { [clock] in try $0.retentionFloor(now: clock.now()).firstWholeTimestamp }
+            let floor = try await archive.retentionFloor(at: clock.now()).firstWholeTimestamp
             var engine = StoreSyncReconciler(
                 configuration: .init(
                     scope: SyncScope(
@@ -114,7 +114,7 @@ extension StoreNode {
         guard let connection = host.connection(to: peer) else { return TransferPush.Outcome() }
         do {
             return try await TransferPush.push(
-                hashes, from: store, over: connection, linger: configuration.idleTimeout, clock: clock)
+                hashes, from: archive, over: connection, linger: configuration.idleTimeout, clock: clock)
         } catch {
             logger.info("store-sync push to \(peer) failed: \(error)")
             return TransferPush.Outcome()

@@ -13,7 +13,7 @@ public final class TransferExpectations: Sendable {
     public final class Session: Sendable {
         let peer: String
         /// Where what arrives is stored, and the rules it passes first.
-        let store: MessageStore
+        let store: any MessageArchive
         let admission: MessageAdmission
         let clock: any SyncScheduler
         private let state = Mutex(State())
@@ -28,7 +28,7 @@ public final class TransferExpectations: Sendable {
             var isComplete: Bool { pending.isEmpty && taking == 0 }
         }
 
-        init(peer: String, store: MessageStore, admission: MessageAdmission, clock: any SyncScheduler) {
+        init(peer: String, store: any MessageArchive, admission: MessageAdmission, clock: any SyncScheduler) {
             self.peer = peer
             self.store = store
             self.admission = admission
@@ -145,7 +145,7 @@ public final class TransferExpectations: Sendable {
     /// Opens a session with `peer` whose messages go to `store` once they pass `admission`;
     /// nil when the peer has its maximum open already.
     public func begin(
-        peer: String, store: MessageStore, admission: MessageAdmission, clock: any SyncScheduler
+        peer: String, store: any MessageArchive, admission: MessageAdmission, clock: any SyncScheduler
     ) -> Session? {
         peers.withLock { peers in
             guard peers[peer, default: PeerState()].sessions.count < maximumSessionsPerPeer else { return nil }

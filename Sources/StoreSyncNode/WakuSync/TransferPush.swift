@@ -21,7 +21,7 @@ enum TransferPush {
     /// closed its side too (so that nothing written is lost to a reset), or after `linger`
     /// seconds.
     static func push(
-        _ hashes: [MessageHash], from store: MessageStore, over connection: P2PConnection, linger: Double,
+        _ hashes: [MessageHash], from store: any MessageArchive, over connection: P2PConnection, linger: Double,
         clock: any SyncScheduler
     ) async throws -> Outcome {
         var outcome = Outcome()
@@ -32,7 +32,7 @@ enum TransferPush {
         while start < hashes.count {
             let keys = Array(hashes[start..<min(hashes.count, start + readBatch)])
             start += keys.count
-            let messages = try await store.read { store in try keys.compactMap { try store.message(for: $0) } }
+            let messages = try await store.messages(for: keys).compactMap { $0 }
             for message in messages {
                 let bytes = StoreSyncTransfer(message: message).encoded
                 try await stream.writePrefixed(ByteBuffer(bytes: bytes))
