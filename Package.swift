@@ -160,6 +160,7 @@ let package = Package(
                 "StoreSyncLMDB",
                 "StoreSyncNode",
                 "StoreSyncP2P",
+                "StoreSyncPostgres",
                 "StoreSyncProto",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),

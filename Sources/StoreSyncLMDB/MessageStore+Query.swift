@@ -6,6 +6,11 @@ extension MessageStore {
     public struct QueryHit: Hashable, Sendable {
         public var key: SyncKey
         public var pubsubTopic: String
+
+        public init(key: SyncKey, pubsubTopic: String) {
+            self.key = key
+            self.pubsubTopic = pubsubTopic
+        }
     }
 
     /// Keys of stored messages matching a filter, in key order starting after (forward) or before

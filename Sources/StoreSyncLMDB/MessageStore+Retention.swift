@@ -166,11 +166,7 @@ extension MessageStore {
         return excess > 0 ? try deleteOldest(excess) : 0
     }
 
-    private func ageFloor(now: UInt64) -> UInt64? {
-        guard let age = retention.maximumAgeSeconds else { return nil }
-        let (span, overflow) = age.multipliedReportingOverflow(by: 1_000_000_000)
-        return overflow || span >= now ? 0 : now - span
-    }
+    private func ageFloor(now: UInt64) -> UInt64? { retention.ageFloor(now: now) }
 
     private func record(_ report: RetentionReport) {
         guard report.total > 0 else { return }

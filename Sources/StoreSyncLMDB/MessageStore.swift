@@ -42,6 +42,10 @@ public final class MessageStore: Sendable {
         public var duplicates: Int { outcomes.filter { $0 == .duplicate }.count }
         /// The key of each message written, nil for the others: what the count cap checks.
         var keys: [SyncKey?] = []
+
+        public init(outcomes: [Outcome] = []) {
+            self.outcomes = outcomes
+        }
     }
 
     let environment: LMDBEnvironment

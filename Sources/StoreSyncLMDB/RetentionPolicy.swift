@@ -19,6 +19,13 @@ public struct RetentionPolicy: Hashable, Sendable, CustomStringConvertible {
     public static let none = RetentionPolicy()
 
     /// Whether the policy keeps everything.
+    /// The timestamp (ns) below which the age limit deletes messages at `now`; nil without one.
+    public func ageFloor(now: UInt64) -> UInt64? {
+        guard let age = maximumAgeSeconds else { return nil }
+        let (span, overflow) = age.multipliedReportingOverflow(by: 1_000_000_000)
+        return overflow || span >= now ? 0 : now - span
+    }
+
     public var keepsEverything: Bool { maximumAgeSeconds == nil && maximumCount == nil && maximumBytes == nil }
 
     /// The smallest size cap accepted: room for the store's own pages and a useful archive.

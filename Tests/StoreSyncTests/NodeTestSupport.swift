@@ -3,13 +3,17 @@ import NIOPosix
 import StoreSyncCore
 import StoreSyncLMDB
 import StoreSyncNode
+import StoreSyncPostgres
 import StoreSyncTestSupport
 import Testing
 
 /// A node on loopback with its own store in a temporary directory, serving until `stop()`.
 final class TestNode {
     let directory: TemporaryDirectory
-    let store: MessageStore
+    /// The node's archive: its LMDB store, or a PostgreSQL archive.
+    let archive: any MessageArchive
+    /// The archive's LMDB key index (the archive itself for an LMDB store).
+    var store: MessageStore { archive.keyIndex }
     let node: StoreNode
     /// The node's metrics, in a Prometheus registry of its own.
     let endpoint: MetricsEndpoint
@@ -20,12 +24,23 @@ final class TestNode {
 
     init(
         allowPush: Bool = false, maximumFrameSize: Int = 4 << 20, rateLimits: RateLimitPolicy = .none,
-        retention: RetentionPolicy = .none, configure: (inout NodeConfiguration) -> Void = { _ in }
+        retention: RetentionPolicy = .none, postgres: PostgresServer? = nil,
+        configure: (inout NodeConfiguration) -> Void = { _ in }
     ) async throws {
         directory = try TemporaryDirectory("node")
-        store = try MessageStore(
-            StoreConfiguration(directory: directory.sub("store"), durability: .noSync, retention: retention))
-        endpoint = MetricsEndpoint(store: store)
+        if let postgres {
+            let database = "node_\(UUID().uuidString.prefix(8).lowercased())"
+            try await postgres.psql("CREATE DATABASE \(database)")
+            archive = try await PostgresArchive.open(
+                try PostgresArchiveConfiguration(
+                    url: postgres.url(database: database),
+                    index: StoreConfiguration(directory: directory.sub("index"), durability: .noSync),
+                    retention: retention), now: 1_700_000_000_000_000_000)
+        } else {
+            archive = try MessageStore(
+                StoreConfiguration(directory: directory.sub("store"), durability: .noSync, retention: retention))
+        }
+        endpoint = MetricsEndpoint(store: archive)
         var configuration = NodeConfiguration(
             pubsubTopics: ["/waku/2/rs/0/0", "/waku/2/rs/0/1"], maximumFrameSize: maximumFrameSize,
             allowPush: allowPush, rateLimits: rateLimits)
@@ -34,7 +49,7 @@ final class TestNode {
         configure(&configuration)
         clock = ManualScheduler(start: 1_700_000_000_000_000_000)
         node = try await StoreNode.bind(
-            store: store, configuration: configuration, metrics: endpoint.metrics, clock: clock)
+            archive: archive, configuration: configuration, metrics: endpoint.metrics, clock: clock)
         let node = self.node
         client = try NodeClient(address: try #require(node.address), readTimeout: 600)
         serving = Task { try await node.serve() }
@@ -55,6 +70,7 @@ final class TestNode {
     func stop() async {
         await node.close()
         _ = await serving.result
+        (archive as? PostgresArchive)?.close()
     }
 
     /// Every message hash this node stores in a topic.
@@ -123,4 +139,38 @@ func eventually(within limit: Duration = .seconds(300), asking condition: () asy
         await Task.yield()
     }
     return true
+}
+
+/// The archives a node can have: node behaviour is tested on each.
+enum ArchiveKind: String, CaseIterable, CustomTestStringConvertible, Sendable {
+    case lmdb
+    case postgres
+
+    var testDescription: String { rawValue }
+
+    /// Runs `body` with a node on this kind of archive (and a PostgreSQL server of its own for
+    /// `.postgres`), stopped afterwards.
+    func withNode<T>(
+        allowPush: Bool = false, retention: RetentionPolicy = .none,
+        _ body: (TestNode) async throws -> T
+    ) async throws -> T {
+        func run(_ node: TestNode) async throws -> T {
+            do {
+                let result = try await body(node)
+                await node.stop()
+                return result
+            } catch {
+                await node.stop()
+                throw error
+            }
+        }
+        switch self {
+        case .lmdb:
+            return try await run(try await TestNode(allowPush: allowPush, retention: retention))
+        case .postgres:
+            return try await withPostgresServer { server in
+                try await run(try await TestNode(allowPush: allowPush, retention: retention, postgres: server))
+            }
+        }
+    }
 }

@@ -36,10 +36,14 @@ struct StoreQueryTests {
         }
     }
 
-    @Test func pagingForwardAndBackwardCoversTheFilterExactly() async throws {
-        let node = try await TestNode()
+    @Test(arguments: ArchiveKind.allCases)
+    func pagingForwardAndBackwardCoversTheFilterExactly(archive: ArchiveKind) async throws {
+        try await archive.withNode { node in try await Self.pagingForwardAndBackward(node) }
+    }
+
+    static func pagingForwardAndBackward(_ node: TestNode) async throws {
         let messages = try testMessages(count: 250, seed: 5)
-        _ = try await node.store.ingest(messages)
+        _ = try await node.archive.ingest(messages)
         let start = messages[20].timestamp
         let end = messages[230].timestamp
         let matching = messages.filter {
@@ -71,13 +75,16 @@ struct StoreQueryTests {
         let everything = try await Self.allPages(try node.wakuClient(), Self.request { _ in })
         #expect(everything.first?.count == 20)
         #expect(Set(everything.joined()) == Set(messages.map(\.hash)))
-        await node.stop()
     }
 
-    @Test func hashLookupWithAndWithoutData() async throws {
-        let node = try await TestNode()
+    @Test(arguments: ArchiveKind.allCases)
+    func hashLookupWithAndWithoutData(archive: ArchiveKind) async throws {
+        try await archive.withNode { node in try await Self.hashLookup(node) }
+    }
+
+    static func hashLookup(_ node: TestNode) async throws {
         let messages = try testMessages(count: 10, seed: 6)
-        _ = try await node.store.ingest(Array(messages.prefix(5)))
+        _ = try await node.archive.ingest(Array(messages.prefix(5)))
         let asked = [messages[1].hash, messages[7].hash, messages[3].hash]
         let withData = try await node.wakuClient().query(
             Self.request { $0.messageHashes = asked.map { Data($0.bytes) } })
@@ -93,7 +100,6 @@ struct StoreQueryTests {
             })
         #expect(presence.messages.count == 2)
         #expect(presence.messages.allSatisfy { !$0.hasMessage && !$0.hasPubsubTopic })
-        await node.stop()
     }
 
     @Test func everyMalformedQueryIsA400() async throws {

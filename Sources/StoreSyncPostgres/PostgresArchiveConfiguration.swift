@@ -1,0 +1,81 @@
+import StoreSyncLMDB
+
+import struct Foundation.URLComponents
+
+/// How a PostgreSQL archive is reached and laid out.
+public struct PostgresArchiveConfiguration: Sendable {
+    public var host: String
+    public var port: Int
+    public var username: String
+    public var password: String?
+    public var database: String
+    /// The LMDB key index of what the archive holds, under the node's data directory.
+    public var index: StoreConfiguration
+    /// The time one partition of the messages table covers, in seconds.
+    public var partitionSeconds: UInt64
+    /// Partitions created ahead of the clock, so that ingest at an hour's turn does not wait on
+    /// one being created.
+    public var partitionsAhead: Int
+    /// The most partitions the archive holds: a message that would need one more is refused,
+    /// so that timestamps spread over the years cannot make the database create one table each.
+    public var maximumPartitions: Int
+    /// Connections in the pool.
+    public var connections: Int
+    /// How long one call may wait on the database, connecting included, in seconds.
+    public var operationTimeout: Double
+    /// What the archive keeps.
+    public var retention: RetentionPolicy
+
+    public static let defaultPartitionSeconds: UInt64 = 3_600
+    public static let defaultPartitionsAhead = 2
+    public static let defaultMaximumPartitions = 10_000
+    public static let defaultConnections = 8
+    public static let defaultOperationTimeout = 30.0
+
+    public init(
+        host: String, port: Int = 5432, username: String, password: String? = nil, database: String,
+        index: StoreConfiguration, partitionSeconds: UInt64 = Self.defaultPartitionSeconds,
+        partitionsAhead: Int = Self.defaultPartitionsAhead, maximumPartitions: Int = Self.defaultMaximumPartitions,
+        connections: Int = Self.defaultConnections, operationTimeout: Double = Self.defaultOperationTimeout,
+        retention: RetentionPolicy = .none
+    ) {
+        self.host = host
+        self.port = port
+        self.username = username
+        self.password = password
+        self.database = database
+        self.index = index
+        self.partitionSeconds = partitionSeconds
+        self.partitionsAhead = partitionsAhead
+        self.maximumPartitions = maximumPartitions
+        self.connections = connections
+        self.operationTimeout = operationTimeout
+        self.retention = retention
+    }
+
+    /// A configuration from a `postgres://user:password@host:port/database` URL.
+    public init(url: String, index: StoreConfiguration, retention: RetentionPolicy = .none) throws(PostgresArchiveError) {
+        guard let parts = URLComponents(string: url), ["postgres", "postgresql"].contains(parts.scheme ?? ""),
+            let host = parts.host, !host.isEmpty, let user = parts.user, !user.isEmpty
+        else {
+            throw .invalidURL(url: Self.redacted(url), reason: "expected postgres://user[:password]@host[:port]/database")
+        }
+        let database = String(parts.path.drop { $0 == "/" })
+        guard !database.isEmpty, !database.contains("/") else {
+            throw .invalidURL(url: Self.redacted(url), reason: "no database name in its path")
+        }
+        self.init(
+            host: host, port: parts.port ?? 5432, username: user, password: parts.password, database: database,
+            index: index, retention: retention)
+    }
+
+    /// A URL with its password left out, for messages and logs.
+    static func redacted(_ url: String) -> String {
+        guard var parts = URLComponents(string: url), parts.password != nil else { return url }
+        parts.password = "***"
+        return parts.string ?? "(a postgres URL)"
+    }
+
+    /// Where the archive is, for messages and logs.
+    public var location: String { "postgres://\(username)@\(host):\(port)/\(database)" }
+}
