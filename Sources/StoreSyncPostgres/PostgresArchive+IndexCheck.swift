@@ -15,6 +15,13 @@ extension PostgresArchive {
         public var indexedKeys = 0
         /// Keys the index held where the archive has no partition, removed.
         public var removedKeys = 0
+
+        public init(partitions: Int = 0, rebuiltPartitions: Int = 0, indexedKeys: Int = 0, removedKeys: Int = 0) {
+            self.partitions = partitions
+            self.rebuiltPartitions = rebuiltPartitions
+            self.indexedKeys = indexedKeys
+            self.removedKeys = removedKeys
+        }
     }
 
     /// Rows read from the database per step of a rebuild.
