@@ -34,6 +34,11 @@ public enum PostgresArchiveError: Error, CustomStringConvertible, Sendable, Equa
     /// The archive's error for a failure of the database client during `operation`.
     static func from(_ error: any Error, operation: String, location: String) -> PostgresArchiveError {
         if let error = error as? PostgresArchiveError { return error }
+        if let error = error as? PostgresTransactionError,
+            let cause = error.closureError ?? error.beginError ?? error.commitError
+        {
+            return from(cause, operation: operation, location: location)
+        }
         guard let error = error as? PSQLError else { return .database(operation: operation, detail: "\(error)") }
         let state = error.serverInfo?[.sqlState]
         let message = error.serverInfo?[.message] ?? ""

@@ -174,4 +174,191 @@ struct PostgresArchiveTests {
             #expect(try await Self.indexedKeys(rebuilt) == Self.keys(messages))
         }
     }
+
+    static func partitionCount(_ server: PostgresServer) async throws -> Int {
+        Int(
+            try await server.psql(
+                "SELECT count(*) FROM pg_inherits WHERE inhparent = 'storesync_messages'::regclass", database: "archive"
+            ).trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+    }
+
+    @Test func timeRetentionDropsWholePartitionsAndTrimsTheOneAtTheBoundary() async throws {
+        try await withPostgresServer { server in
+            let directory = try TemporaryDirectory("pg")
+            let archive = try await Self.archive(
+                server, directory, retention: RetentionPolicy(maximumAgeSeconds: 9_000))
+            defer { archive.close() }
+            let messages = try Self.messages(hours: 5, perHour: 200, seed: 5)
+            _ = try await archive.ingest(messages)
+            let now = Self.base + 5 * Self.hour
+            let floor = now - 9_000_000_000_000
+            let kept = messages.filter { UInt64($0.timestamp) >= floor }
+            let report = try await archive.applyRetention(now: now)
+            #expect(report.byAge == messages.count - kept.count)
+            #expect(archive.retentionDeletions.byAge == report.byAge)
+            #expect(try await Self.rows(server).count == kept.count)
+            #expect(try await Self.indexedKeys(archive) == Self.keys(kept))
+            // Hours 0 and 1 went whole; hour 2 holds the boundary; hours 5 to 7 were made ahead.
+            #expect(try await Self.partitionCount(server) == 6)
+            // The rows deleted at the boundary were vacuumed away with it.
+            #expect(try await archive.deadTuples() == 0)
+            #expect(try await archive.retentionFloor(at: now) == SyncKey(timestamp: floor))
+            try await archive.keyIndex.read { try $0._checkInvariants() }
+        }
+    }
+
+    @Test func countRetentionKeepsTheNewestMessages() async throws {
+        try await withPostgresServer { server in
+            let directory = try TemporaryDirectory("pg")
+            let archive = try await Self.archive(server, directory, retention: RetentionPolicy(maximumCount: 700))
+            defer { archive.close() }
+            let messages = try Self.messages(hours: 5, perHour: 200, seed: 6)
+            _ = try await archive.ingest(messages)
+            let report = try await archive.applyRetention(now: Self.base + 5 * Self.hour)
+            let newest = Set(Self.keys(messages).sorted().suffix(700))
+            #expect(report.byCount == 300)
+            #expect(try await Self.indexedKeys(archive) == newest)
+            #expect(try await Self.rows(server).count == 700)
+            #expect(try await archive.deadTuples() == 0)
+            #expect(try await archive.retentionFloor(at: Self.base + 5 * Self.hour) == newest.min())
+        }
+    }
+
+    @Test func theSizeCapIsNeverPassed() async throws {
+        try await withPostgresServer { server in
+            let directory = try TemporaryDirectory("pg")
+            let cap = 3 << 20
+            let archive = try await Self.archive(server, directory, retention: RetentionPolicy(maximumBytes: cap))
+            defer { archive.close() }
+            var largest = 0
+            var stored = 0
+            for hour in 0..<30 {
+                let batch = try Self.messages(
+                    hours: 1, perHour: 300, seed: UInt64(100 + hour), start: Self.base + UInt64(hour) * Self.hour
+                ).map {
+                    try WakuMessage(
+                        pubsubTopic: $0.pubsubTopic, contentTopic: $0.contentTopic,
+                        payload: $0.payload + [UInt8](repeating: UInt8(hour), count: 900), timestamp: $0.timestamp)
+                }
+                let result = try await archive.ingest(batch)
+                stored += result.stored
+                largest = max(largest, try await archive.diskBytes())
+                #expect(largest <= cap, "after hour \(hour): \(largest) bytes over a cap of \(cap)")
+            }
+            // About 10 MB was written: most of it went, the newest hours stayed whole.
+            #expect(stored == 30 * 300)
+            #expect(archive.retentionDeletions.bySize > 0)
+            let left = try await Self.rows(server).count
+            #expect(left == stored - archive.retentionDeletions.bySize)
+            #expect(try await Self.indexedKeys(archive).count == left)
+            #expect(try await archive.deadTuples() == 0)
+        }
+    }
+
+    @Test func wrongCredentialsAnAbsentServerAndANewerSchemaAreClearErrors() async throws {
+        try await withPostgresServer { server in
+            let directory = try TemporaryDirectory("pg")
+            await #expect {
+                _ = try await Self.archive(server, directory, password: "not-the-password")
+            } throws: { error in
+                guard case .authenticationFailed = error as? PostgresArchiveError else { return false }
+                return "\(error)".contains("refused the credentials")
+            }
+            let absent = try PostgresArchiveConfiguration(
+                url: "postgres://storesync:x@127.0.0.1:1/archive",
+                index: StoreConfiguration(directory: directory.sub("absent"), durability: .noSync))
+            await #expect {
+                _ = try await PostgresArchive.open(absent)
+            } throws: { error in
+                guard case .unreachable = error as? PostgresArchiveError else { return false }
+                return true
+            }
+            #expect(throws: PostgresArchiveError.self) {
+                _ = try PostgresArchiveConfiguration(
+                    url: "mysql://u@h/db", index: StoreConfiguration(directory: directory.sub("x")))
+            }
+            let archive = try await Self.archive(server, directory, create: false)
+            archive.close()
+            try await server.psql("INSERT INTO storesync_schema (version) VALUES (99)", database: "archive")
+            await #expect(throws: PostgresArchiveError.schemaTooNew(found: 99, supported: PostgresArchive.schemaVersion)) {
+                _ = try await Self.archive(server, directory, create: false)
+            }
+        }
+    }
+
+    @Test func aRestartedDatabaseLosesNothingAcknowledgedAndStoresNothingTwice() async throws {
+        try await withPostgresServer { server in
+            let directory = try TemporaryDirectory("pg")
+            let archive = try await Self.archive(server, directory)
+            defer { archive.close() }
+            let messages = try Self.messages(hours: 2, perHour: 3_000, seed: 7)
+            let batches = stride(from: 0, to: messages.count, by: 500).map { Array(messages[$0..<min($0 + 500, messages.count)]) }
+            var acknowledged = Set<MessageHash>()
+            // The server goes down hard while ingest runs: calls fail with a clear error or succeed.
+            let ingesting = Task {
+                var outcomes: [(MessageHash, MessageStore.Outcome)] = []
+                var failures: [String] = []
+                for batch in batches {
+                    do {
+                        let result = try await archive.ingest(batch)
+                        outcomes += zip(batch.map(\.hash), result.outcomes)
+                    } catch {
+                        failures.append("\(error)")
+                    }
+                }
+                return (outcomes, failures)
+            }
+            try await server.restart()
+            let (outcomes, failures) = await ingesting.value
+            for (hash, outcome) in outcomes where outcome == .stored || outcome == .duplicate { acknowledged.insert(hash) }
+            #expect(failures.allSatisfy { $0.contains("PostgreSQL") }, "\(failures)")
+            // Whatever was acknowledged is there; sending everything again stores only the rest.
+            let stored = Set(try await Self.rows(server))
+            #expect(acknowledged.allSatisfy { stored.contains($0.hex) })
+            var again = 0
+            for batch in batches {
+                var attempt = 0
+                while true {
+                    do {
+                        again += try await archive.ingest(batch).stored
+                        break
+                    } catch {
+                        attempt += 1
+                        // The pool's connections to the old server are found dead one by one.
+                        #expect(attempt < 20, "ingest after the restart keeps failing: \(error)")
+                        if attempt >= 20 { return }
+                    }
+                }
+            }
+            #expect(again == messages.count - stored.count)
+            let rows = try await Self.rows(server)
+            #expect(rows.count == messages.count && Set(rows).count == rows.count)
+            #expect(try await Self.indexedKeys(archive) == Self.keys(messages))
+        }
+    }
+
+    @Test func aPoolOfOneConnectionQueuesCallsAndAnswersThemAll() async throws {
+        try await withPostgresServer { server in
+            let directory = try TemporaryDirectory("pg")
+            try await server.psql("CREATE DATABASE archive")
+            var configuration = try PostgresArchiveConfiguration(
+                url: server.url(database: "archive"),
+                index: StoreConfiguration(directory: directory.sub("index"), durability: .noSync))
+            configuration.connections = 1
+            let archive = try await PostgresArchive.open(configuration, now: Self.base)
+            defer { archive.close() }
+            let messages = try Self.messages(hours: 1, perHour: 2_000, seed: 8)
+            let found = try await withThrowingTaskGroup(of: Int.self) { group in
+                for slice in 0..<20 {
+                    group.addTask {
+                        let mine = Array(messages[slice * 100..<(slice + 1) * 100])
+                        _ = try await archive.ingest(mine)
+                        return try await archive.messages(for: mine.map(\.hash)).compactMap { $0 }.count
+                    }
+                }
+                return try await group.reduce(0, +)
+            }
+            #expect(found == messages.count)
+        }
+    }
 }
