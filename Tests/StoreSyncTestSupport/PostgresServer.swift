@@ -55,7 +55,7 @@ public final class PostgresServer: Sendable {
             let port = try freePort()
             do {
                 try await asServerUser(
-                    "\(binaries)/pg_ctl -D \(directory)/data -l \(directory)/log -w -t 60 -o \"-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off\" start"
+                    "\(binaries)/pg_ctl -D \(directory)/data -l \(directory)/log -w -t 60 -o \"-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c fsync=off\" start"
                 )
                 return PostgresServer(directory: directory, port: port, password: password, binaries: binaries)
             } catch {
@@ -75,7 +75,7 @@ public final class PostgresServer: Sendable {
     public func restart() async throws {
         try await Self.asServerUser("\(binaries)/pg_ctl -D \(directory)/data -m immediate -w stop")
         try await Self.asServerUser(
-            "\(binaries)/pg_ctl -D \(directory)/data -l \(directory)/log -w -t 60 -o \"-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off\" start"
+            "\(binaries)/pg_ctl -D \(directory)/data -l \(directory)/log -w -t 60 -o \"-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c fsync=off\" start"
         )
     }
 

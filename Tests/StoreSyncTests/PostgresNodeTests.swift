@@ -1,0 +1,92 @@
+import Foundation
+import StoreSyncCore
+import StoreSyncLMDB
+import StoreSyncNode
+import StoreSyncPostgres
+import StoreSyncTestSupport
+import Testing
+
+/// A node whose archive is in PostgreSQL syncs with one on LMDB, by Negentropy and by the
+/// reference node's store sync, and rides out a restart of its database.
+@Suite("A node on a PostgreSQL archive")
+struct PostgresNodeTests {
+    static let topic = "/waku/2/rs/0/0"
+
+    enum Method: String, CaseIterable, CustomTestStringConvertible, Sendable {
+        case negentropy
+        case storeSync
+        var testDescription: String { rawValue }
+    }
+
+    static func configure(_ method: Method) -> (inout NodeConfiguration) -> Void {
+        { $0.storeSync.negentropy = method == .negentropy }
+    }
+
+    /// Every hash in the node's archive: the rows of a PostgreSQL archive, the messages of an LMDB one.
+    static func archived(_ node: TestNode, count: Int) async throws -> Set<MessageHash> {
+        let keys = try await node.hashes(Self.topic)
+        let messages = try await node.archive.messages(for: Array(keys))
+        #expect(messages.allSatisfy { $0 != nil }, "the index names a message the archive lacks")
+        return keys
+    }
+
+    @Test(arguments: Method.allCases)
+    func aNodeOnPostgresAndOneOnLMDBConverge(method: Method) async throws {
+        try await withPostgresServer { server in
+            let a = try await TestNode(postgres: server, configure: Self.configure(method))
+            let b = try await TestNode(configure: Self.configure(method))
+            a.clock.advance(by: 3_600)
+            b.clock.advance(by: 3_600)
+            let messages = try testMessages(count: 4_000, seed: 11)
+            let (forA, forB) = divide(messages, seed: 11, oneSidedEvery: 10)
+            _ = try await a.archive.ingest(forA)
+            _ = try await b.archive.ingest(forB)
+            let peer = try a.node.client(for: try #require(b.node.address))
+            let report = try await a.node.sync(with: peer, pubsubTopic: Self.topic)
+            #expect(report.method == (method == .negentropy ? .negentropy : .storeSync))
+            #expect(report.need == Set(forB.map(\.hash)).subtracting(forA.map(\.hash)).count)
+            #expect(report.fetched.stored == report.need && report.fetched.rejected == 0)
+            #expect(try await Self.archived(a, count: messages.count) == Set(messages.map(\.hash)))
+            #expect(try await Self.archived(b, count: messages.count) == Set(messages.map(\.hash)))
+            let postgres = try #require(a.archive as? PostgresArchive)
+            #expect(try await postgres.reconcileIndex().rebuiltPartitions == 0)
+            try a.store._checkInvariants()
+            try b.store._checkInvariants()
+            await a.stop()
+            await b.stop()
+        }
+    }
+
+    @Test func aSyncDuringARestartOfTheDatabaseEndsCleanlyAndTheNextOneConverges() async throws {
+        try await withPostgresServer { server in
+            let a = try await TestNode(postgres: server)
+            let b = try await TestNode()
+            a.clock.advance(by: 3_600)
+            b.clock.advance(by: 3_600)
+            let messages = try testMessages(count: 6_000, seed: 12)
+            let (forA, forB) = divide(messages, seed: 12, oneSidedEvery: 4)
+            _ = try await a.archive.ingest(forA)
+            _ = try await b.archive.ingest(forB)
+            let peer = try a.node.client(for: try #require(b.node.address))
+            let node = a.node
+            let first = Task { try await node.sync(with: peer, pubsubTopic: Self.topic) }
+            try await server.restart()
+            // The first sync may fail with the database's error or finish; either way it ends.
+            _ = await first.result
+            var converged = false
+            for _ in 0..<20 where !converged {
+                if (try? await a.node.sync(with: peer, pubsubTopic: Self.topic)) != nil {
+                    converged = try await a.hashes(Self.topic) == Set(messages.map(\.hash))
+                }
+            }
+            #expect(converged)
+            let rows = try await server.psql(
+                "SELECT count(*), count(DISTINCT hash) FROM storesync_messages",
+                database: String(try #require((a.archive as? PostgresArchive)?.configuration.database)))
+            #expect(rows.trimmingCharacters(in: .whitespacesAndNewlines) == "\(messages.count)|\(messages.count)")
+            #expect(try await b.hashes(Self.topic) == Set(messages.map(\.hash)))
+            await a.stop()
+            await b.stop()
+        }
+    }
+}
