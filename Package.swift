@@ -109,6 +109,7 @@ let package = Package(
                 "StoreSyncLMDB",
                 "StoreSyncNode",
                 "StoreSyncP2P",
+                "StoreSyncPostgres",
                 "StoreSyncProto",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -6,6 +6,7 @@ import StoreSyncCore
 import StoreSyncLMDB
 import StoreSyncNode
 import StoreSyncP2P
+import StoreSyncPostgres
 
 /// `storesync node`: a long-running node, stopped cleanly by SIGINT or SIGTERM.
 struct Node: AsyncParsableCommand {
@@ -107,6 +108,8 @@ struct Node: AsyncParsableCommand {
 
     @OptionGroup var retention: RetentionOptions
 
+    @OptionGroup var archiveOptions: ArchiveOptions
+
     @Option(
         help:
             "Threads that serve store reads (reconcile snapshots, queries, counts, statistics); writes have one of their own."
@@ -200,9 +203,10 @@ struct Node: AsyncParsableCommand {
     func run() async throws {
         var logger = Logger(label: "storesync.node")
         logger.logLevel = .info
-        let store = try openStore(dataDir, retention: retention.policy, readerThreads: readThreads)
-        if let cap = retention.policy.maximumBytes, let usage = try? await store.read({ try $0.diskUsage() }),
-            usage.fileBytes > cap
+        let store = try await archiveOptions.open(
+            dataDir: dataDir, retention: retention.policy, readerThreads: readThreads)
+        if archiveOptions.archive == nil, let cap = retention.policy.maximumBytes,
+            let usage = try? await store.keyIndex.read({ try $0.diskUsage() }), usage.fileBytes > cap
         {
             printError(
                 "the data file is \(usage.fileBytes) bytes, above the size cap of \(cap): LMDB never shrinks its file; "
@@ -222,7 +226,7 @@ struct Node: AsyncParsableCommand {
             storeSync.negentropy = !noNegentropy
             storeSync.transferTimeout = storeSyncTransferTimeout
             node = try await StoreNode.bind(
-                store: store,
+                archive: store,
                 configuration: NodeConfiguration(
                     host: listen.host, port: plaintextListen?.port ?? 0, pubsubTopics: pubsubTopics,
                     maximumFrameSize: maxFrameSize,
@@ -250,7 +254,10 @@ struct Node: AsyncParsableCommand {
         }
         say("libp2p listening on \(node.address.map(String.init(describing:)) ?? "?") (cluster \(clusterId))")
         if plaintextListen != nil { say("plaintext framing listener on \(listen.host):\(node.port)") }
-        say("data in \(dataDir), retention \(retention.policy)")
+        say(
+            "data in \(dataDir)"
+                + ((store as? PostgresArchive).map { ", messages in \($0.configuration.location)" } ?? "")
+                + ", retention \(retention.policy)")
         var metricsServer: MetricsServer?
         if let metricsListen {
             do {

@@ -89,7 +89,7 @@ public final class PostgresArchive: Sendable {
             }
             try await connection.close()
         } catch {
-            throw PostgresArchiveError.from(error, operation: "connecting", location: configuration.location)
+            throw PostgresArchiveError.mapped(error, operation: "connecting", location: configuration.location)
         }
     }
 
@@ -108,7 +108,7 @@ public final class PostgresArchive: Sendable {
         do {
             return try await withTimeout(configuration.operationTimeout, operation: operation) { try await body(client) }
         } catch {
-            throw PostgresArchiveError.from(error, operation: operation, location: configuration.location)
+            throw PostgresArchiveError.mapped(error, operation: operation, location: configuration.location)
         }
     }
 }

@@ -31,6 +31,13 @@ public enum PostgresArchiveError: Error, CustomStringConvertible, Sendable, Equa
         }
     }
 
+    /// The error to throw for a failure of the database client during `operation`: the
+    /// archive's own, or the cancellation of the caller's task as it is.
+    static func mapped(_ error: any Error, operation: String, location: String) -> any Error {
+        if error is CancellationError || Task.isCancelled { return CancellationError() }
+        return from(error, operation: operation, location: location)
+    }
+
     /// The archive's error for a failure of the database client during `operation`.
     static func from(_ error: any Error, operation: String, location: String) -> PostgresArchiveError {
         if let error = error as? PostgresArchiveError { return error }

@@ -88,6 +88,14 @@ public final class PostgresServer: Sendable {
             environment: ["PGPASSWORD": password])
     }
 
+    /// Runs the SQL of a file through psql as the superuser, in one transaction.
+    public func psql(file: String, database: String = "postgres") async throws {
+        try await Self.run(
+            "\(binaries)/psql",
+            ["-h", "127.0.0.1", "-p", "\(port)", "-U", username, "-d", database, "-v", "ON_ERROR_STOP=1", "-q", "-1", "-f", file],
+            environment: ["PGPASSWORD": password])
+    }
+
     private static func installedBinaries() -> String? {
         let root = "/usr/lib/postgresql"
         let versions = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
