@@ -32,8 +32,10 @@ struct Sync: AsyncParsableCommand {
 
     @OptionGroup var retention: RetentionOptions
 
+    @OptionGroup var archiveOptions: ArchiveOptions
+
     func run() async throws {
-        let store = try openStore(dataDir, retention: retention.policy)
+        let store = try await archiveOptions.open(dataDir: dataDir, retention: retention.policy)
         let now = WallClock.nanoseconds()
         let range = window.map { (now - min(now, $0.nanoseconds))..<UInt64.max } ?? 0..<UInt64.max
         do {

@@ -1,5 +1,6 @@
 import Foundation
 import StoreSyncCore
+import StoreSyncLMDB
 import StoreSyncTestSupport
 import Testing
 
@@ -121,5 +122,61 @@ struct CommandLineTests {
         let rest = await node.output()
         #expect(await node.exit().code == 0)
         #expect(rest.contains("stopped; store closed"), "\(rest)")
+    }
+
+    @Test func aNodeOnAPostgresArchiveImportsFromAReferenceNodeServesAndSyncs() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.executable.path), "storesync is built")
+        try await withPostgresServer { server in
+            let directory = try TemporaryDirectory("cli-pg")
+            let messages = try PostgresArchiveTests.messages(hours: 2, perHour: 40, seed: 31)
+            let reference = try await NwakuImportTests.referenceArchive(server, messages: messages, tampered: [5])
+            try await server.psql("CREATE DATABASE archive")
+            let archive = server.url(database: "archive")
+
+            let imported = try await Self.run([
+                "import", "--data-dir", directory.sub("a"), "--archive", archive, "--from-nwaku-postgres",
+                server.url(database: reference),
+            ])
+            #expect(imported.status == 0, "\(imported.output)")
+            #expect(imported.output.contains("stored 79, duplicates 0, rejected 1, hash mismatches 1"), "\(imported.output)")
+
+            let refused = try await Self.run([
+                "node", "--data-dir", directory.sub("a"), "--listen", "127.0.0.1:0",
+                "--archive", server.url(database: "archive", password: "wrong"),
+            ])
+            #expect(refused.status == 1 && refused.output.contains("refused the credentials"), "\(refused.output)")
+
+            let node = try ChildProcess(
+                Self.executable,
+                [
+                    "node", "--data-dir", directory.sub("a"), "--listen", "127.0.0.1:0", "--archive", archive,
+                    "--pubsub-topic", "/waku/2/rs/0/0", "--pubsub-topic", "/waku/2/rs/0/1",
+                ])
+            _ = await node.nextLine { $0.hasPrefix("data in") }
+            let seen = node.lines.joined(separator: "\n")
+            #expect(seen.contains("messages in postgres://storesync@127.0.0.1:\(server.port)/archive"), "\(seen)")
+            let multiaddr = try #require(
+                seen.split(separator: "\n").first { $0.hasPrefix("libp2p listening on") }
+                    .flatMap { $0.split(separator: " ").first { $0.hasPrefix("/ip4/") } }.map(String.init),
+                "node said: \(seen)")
+            let query = try await Self.run([
+                "query", "--node", multiaddr, "--pubsub-topic", "/waku/2/rs/0/0", "--content-topic",
+                "/test/1/c0/proto", "--include-data", "--all-pages", "--limit", "7", "--json",
+            ])
+            #expect(query.status == 0, "\(query.output)")
+            let expected = messages.enumerated().filter {
+                $0.offset != 5 && $0.element.pubsubTopic == "/waku/2/rs/0/0" && $0.element.contentTopic == "/test/1/c0/proto"
+            }
+            #expect(query.output.split(separator: "\n").count == expected.count, "\(query.output)")
+            let synced = try await Self.run([
+                "sync", "--data-dir", directory.sub("b"), "--peer", multiaddr, "--pubsub-topic", "/waku/2/rs/0/1",
+            ])
+            #expect(synced.status == 0, "\(synced.output)")
+            let onTopic = messages.enumerated().filter { $0.offset != 5 && $0.element.pubsubTopic == "/waku/2/rs/0/1" }
+            #expect(synced.output.contains("fetched: stored \(onTopic.count), rejected 0"), "\(synced.output)")
+            node.send(SIGTERM)
+            _ = await node.output()
+            #expect(await node.exit().code == 0)
+        }
     }
 }
