@@ -4,6 +4,7 @@ import Logging
 import StoreSyncCore
 import StoreSyncLMDB
 import StoreSyncNode
+import StoreSyncPostgres
 
 /// `storesync demo`: three nodes on loopback, each with an LMDB store in a temporary directory and
 /// a different, overlapping share of one generated message stream, sync over TCP until their
@@ -14,7 +15,9 @@ struct Demo: AsyncParsableCommand {
         discussion: """
             Each node has its own LMDB store in a temporary directory (removed at the end) and listens \
             on 127.0.0.1. Every transferred message is checked against the key it was sent for. Exits \
-            1 if the archives do not end identical.
+            1 if the archives do not end identical. With three --archive URLs the nodes keep their \
+            messages in those PostgreSQL databases instead (`scripts/demo --archive postgres` starts a \
+            server of its own for them).
             """
     )
 
@@ -33,6 +36,12 @@ struct Demo: AsyncParsableCommand {
     @Option(help: "Seed of the generated stream.")
     var seed: UInt64 = 1
 
+    @Option(
+        help: ArgumentHelp(
+            "A PostgreSQL archive for a node, postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE: give three, one per node.",
+            valueName: "url"))
+    var archive: [String] = []
+
     static let topic = "/waku/2/rs/0/0"
 
     func validate() throws {
@@ -41,6 +50,9 @@ struct Demo: AsyncParsableCommand {
         }
         guard (0.0...0.9).contains(divergence) else { throw ValidationError("--divergence must be between 0 and 0.9") }
         guard span > 0 else { throw ValidationError("--span must be positive") }
+        guard archive.isEmpty || archive.count == 3 else {
+            throw ValidationError("give three --archive URLs, one per node, or none")
+        }
     }
 
     func run() async throws {
@@ -51,21 +63,30 @@ struct Demo: AsyncParsableCommand {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("storesync-demo-\(getpid())").path
         defer { try? FileManager.default.removeItem(atPath: root) }
 
-        var nodes: [(name: String, store: MessageStore, node: StoreNode)] = []
+        var nodes: [(name: String, store: any MessageArchive, node: StoreNode)] = []
         var serving: [Task<Void, any Error>] = []
-        for name in ["node-a", "node-b", "node-c"] {
-            let store = try MessageStore(
-                StoreConfiguration(directory: "\(root)/\(name)", durability: .noSync))
+        for (index, name) in ["node-a", "node-b", "node-c"].enumerated() {
+            let store: any MessageArchive
+            var place = "data in \(root)/\(name)"
+            if archive.isEmpty {
+                store = try MessageStore(StoreConfiguration(directory: "\(root)/\(name)", durability: .noSync))
+            } else {
+                let configuration = try PostgresArchiveConfiguration(
+                    url: archive[index],
+                    index: StoreConfiguration(directory: "\(root)/\(name)", durability: .noSync))
+                store = try await PostgresArchive.open(configuration)
+                place = "messages in \(configuration.location), key index in \(root)/\(name)"
+            }
             let node = try await StoreNode.bind(
-                store: store, configuration: NodeConfiguration(policy: policy), logger: logger)
+                archive: store, configuration: NodeConfiguration(policy: policy), logger: logger)
             nodes.append((name, store, node))
             serving.append(Task { try await node.serve() })
-            print("\(name): listening on 127.0.0.1:\(node.port), data in \(root)/\(name)")
+            print("\(name): listening on \(node.address.map(String.init(describing:)) ?? "?"), \(place)")
         }
 
         try await feed(nodes.map(\.store))
         var before: [Int] = []
-        for node in nodes { before.append(try await node.store.read { try $0.messageCount() }) }
+        for node in nodes { before.append(try await node.store.keyIndex.read { try $0.messageCount() }) }
         print(
             "stream: \(messages) messages over \(span) s, each node misses ~\(Int(divergence * 100))%; policy \(policy)"
         )
@@ -93,7 +114,7 @@ struct Demo: AsyncParsableCommand {
         var fingerprints: [Fingerprint] = []
         var counts: [Int] = []
         for node in nodes {
-            let (fingerprint, count) = try await node.store.read { store in
+            let (fingerprint, count) = try await node.store.keyIndex.read { store in
                 let fingerprint = try store.withSnapshot(pubsubTopic: Self.topic) { snapshot in
                     try snapshot.fingerprint(of: 0..<snapshot.count(), hasher: SHA256Hasher())
                 }
@@ -121,7 +142,7 @@ struct Demo: AsyncParsableCommand {
     }
 
     /// Gives each node its share of the generated stream, in batches, with progress.
-    private func feed(_ stores: [MessageStore]) async throws {
+    private func feed(_ stores: [any MessageArchive]) async throws {
         var generator = SplitMix64(seed: seed)
         let firstTimestamp: Int64 = 1_700_000_000_000_000_000
         let step = Int64(span) * 1_000_000_000 / Int64(messages)
