@@ -126,7 +126,9 @@ extension MessageStore {
             }
             let entry = try StoredRecord(stored)
             let hashMatches: Bool
-            if case .message(let message) = entry { hashMatches = message.hash(using: hasher) == key.hash } else {
+            if case .message(let message) = entry {
+                hashMatches = message.hash(using: hasher) == key.hash
+            } else {
                 hashMatches = true
             }
             guard entry.pubsubTopic == topic, entry.timestamp == key.timestamp, hashMatches else {

@@ -117,7 +117,13 @@ public final class MessageStore: Sendable {
         result.keys = prepared.map { $0?.key }
         let written = try write(
             prepared.map { entry in
-                entry.map { (IndexedKey(key: $0.key, pubsubTopic: $0.message.pubsubTopic, contentTopic: $0.message.contentTopic), $0.message.storeEncoded()) }
+                entry.map {
+                    (
+                        IndexedKey(
+                            key: $0.key, pubsubTopic: $0.message.pubsubTopic, contentTopic: $0.message.contentTopic),
+                        $0.message.storeEncoded()
+                    )
+                }
             })
         for (index, isNew) in written.enumerated() where isNew == false { result.outcomes[index] = .duplicate }
         return result

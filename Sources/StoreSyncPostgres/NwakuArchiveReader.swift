@@ -77,7 +77,9 @@ public final class NwakuArchiveReader: Sendable {
             running.cancel()
             throw PostgresArchiveError.database(
                 operation: "reading the reference node's archive",
-                detail: "its schema is version \(version); versions \(supportedVersions.lowerBound) to \(supportedVersions.upperBound) can be imported")
+                detail:
+                    "its schema is version \(version); versions \(supportedVersions.lowerBound) to \(supportedVersions.upperBound) can be imported"
+            )
         }
         return NwakuArchiveReader(
             location: parsed.location, schemaVersion: version, client: client, running: running, logger: logger)
@@ -109,7 +111,9 @@ public final class NwakuArchiveReader: Sendable {
         let client = self.client
         let logger = self.logger
         do {
-            return try await withTimeout(PostgresArchiveConfiguration.defaultOperationTimeout, operation: "reading rows") {
+            return try await withTimeout(
+                PostgresArchiveConfiguration.defaultOperationTimeout, operation: "reading rows"
+            ) {
                 var rows: [Row] = []
                 for try await (timestamp, hash, pubsub, content, payload, version, meta) in try await client.query(
                     finished, logger: logger
@@ -119,7 +123,8 @@ public final class NwakuArchiveReader: Sendable {
                 return rows
             }
         } catch {
-            throw PostgresArchiveError.mapped(error, operation: "reading the reference node's messages", location: location)
+            throw PostgresArchiveError.mapped(
+                error, operation: "reading the reference node's messages", location: location)
         }
     }
 
@@ -128,7 +133,9 @@ public final class NwakuArchiveReader: Sendable {
         let client = self.client
         let logger = self.logger
         do {
-            return try await withTimeout(PostgresArchiveConfiguration.defaultOperationTimeout, operation: "counting rows") {
+            return try await withTimeout(
+                PostgresArchiveConfiguration.defaultOperationTimeout, operation: "counting rows"
+            ) {
                 var count = 0
                 for try await value in try await client.query(
                     "SELECT count(*) FROM messages WHERE timestamp >= \(start)", logger: logger
@@ -138,7 +145,8 @@ public final class NwakuArchiveReader: Sendable {
                 return count
             }
         } catch {
-            throw PostgresArchiveError.mapped(error, operation: "counting the reference node's messages", location: location)
+            throw PostgresArchiveError.mapped(
+                error, operation: "counting the reference node's messages", location: location)
         }
     }
 
@@ -165,7 +173,8 @@ public final class NwakuArchiveReader: Sendable {
                 message = .failure(RowError(description: "\(error)"))
             }
         } else {
-            message = .failure(RowError(description: "payload or meta is not hexadecimal text, or the version is out of range"))
+            message = .failure(
+                RowError(description: "payload or meta is not hexadecimal text, or the version is out of range"))
         }
         return Row(timestamp: timestamp, storedHash: hash, claimedHash: claimed, message: message)
     }

@@ -77,7 +77,8 @@ extension PostgresArchive {
     func indexSummary(of range: Range<Int64>) async throws -> Summary {
         guard range.lowerBound >= 0, !range.isEmpty else { return Summary(count: 0, xor: .zero) }
         let lower = SyncKey(timestamp: UInt64(range.lowerBound))
-        let upper = SyncKey(timestamp: UInt64(range.upperBound - 1), hash: MessageHash(bytes: [UInt8](repeating: 0xFF, count: 32))!)
+        let upper = SyncKey(
+            timestamp: UInt64(range.upperBound - 1), hash: MessageHash(bytes: [UInt8](repeating: 0xFF, count: 32))!)
         return try await keyIndex.read { store in
             try store.withXorSnapshot { snapshot in
                 let scope = SyncScope()

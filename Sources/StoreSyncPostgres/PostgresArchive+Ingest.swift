@@ -102,7 +102,8 @@ extension PostgresArchive {
     /// What a message may take on disk in PostgreSQL: its row and its entries in the three
     /// indexes, with room for page and tuple overheads.
     static func estimatedDiskBytes(of message: WakuMessage) -> Int {
-        let row = 32 + 8 + 8 + message.pubsubTopic.utf8.count + message.contentTopic.utf8.count
+        let row =
+            32 + 8 + 8 + message.pubsubTopic.utf8.count + message.contentTopic.utf8.count
             + (message.meta?.count ?? 0) + message.payload.count + 40
         let indexes = 3 * (32 + 8 + 24) + message.pubsubTopic.utf8.count + message.contentTopic.utf8.count
         return 2 * (row + indexes)

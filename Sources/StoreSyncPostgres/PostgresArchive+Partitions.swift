@@ -80,8 +80,10 @@ extension PostgresArchive {
         let width = Int64(configuration.partitionSeconds) * 1_000_000_000
         let current = Int64(clamping: now)
         try await ensurePartitions(
-            for: (0...max(0, configuration.partitionsAhead)).map { current.addingReportingOverflow(Int64($0) * width).partialValue }
-                .filter { $0 >= 0 })
+            for: (0...max(0, configuration.partitionsAhead)).map {
+                current.addingReportingOverflow(Int64($0) * width).partialValue
+            }
+            .filter { $0 >= 0 })
     }
 
     /// Detaches a partition without blocking queries of the table (CONCURRENTLY), drops it, and
@@ -107,8 +109,10 @@ extension PostgresArchive {
                 try await client.query(PostgresQuery(unsafeSQL: "DROP TABLE \(partition.name)"), logger: self.logger)
             }
             knownPartitions.withLock { $0?.removeAll { $0.name == partition.name } }
-            let range = SyncKey(timestamp: UInt64(partition.range.lowerBound))..<SyncKey(
-                timestamp: UInt64(partition.range.upperBound))
+            let range =
+                SyncKey(
+                    timestamp: UInt64(partition.range.lowerBound))..<SyncKey(
+                    timestamp: UInt64(partition.range.upperBound))
             _ = try await keyIndex.write { try $0.removeKeys(in: range) }
             return rows
         }

@@ -45,7 +45,8 @@ extension PostgresArchive {
         let lower = Int64(clamping: timeRange.lowerBound)
         let upper = Int64(clamping: timeRange.upperBound)
         var query = PostgresQuery(
-            unsafeSQL: #"SELECT "timestamp", hash, pubsub_topic FROM storesync_messages WHERE "timestamp" >= $1 AND "timestamp" < $2"#
+            unsafeSQL:
+                #"SELECT "timestamp", hash, pubsub_topic FROM storesync_messages WHERE "timestamp" >= $1 AND "timestamp" < $2"#
         )
         query.binds.append(lower)
         query.binds.append(upper)
@@ -60,7 +61,8 @@ extension PostgresArchive {
         if let cursor {
             query.binds.append(Int64(clamping: cursor.timestamp))
             query.binds.append(ByteBuffer(bytes: cursor.hash.bytes))
-            query.sql += #" AND ("timestamp", hash) \#(forward ? ">" : "<") ($\#(query.binds.count - 1), $\#(query.binds.count))"#
+            query.sql +=
+                #" AND ("timestamp", hash) \#(forward ? ">" : "<") ($\#(query.binds.count - 1), $\#(query.binds.count))"#
         }
         query.binds.append(limit)
         let order = forward ? "ASC" : "DESC"
@@ -72,7 +74,8 @@ extension PostgresArchive {
                 (Int64, ByteBuffer, String).self)
             {
                 guard let hash = MessageHash(bytes: Array(buffer: hash)), timestamp >= 0 else { continue }
-                hits.append(MessageStore.QueryHit(key: SyncKey(timestamp: UInt64(timestamp), hash: hash), pubsubTopic: pubsub))
+                hits.append(
+                    MessageStore.QueryHit(key: SyncKey(timestamp: UInt64(timestamp), hash: hash), pubsubTopic: pubsub))
             }
             return hits
         }

@@ -116,17 +116,21 @@ extension PostgresArchive {
                 RETURNING "timestamp", hash
                 """
         } else {
-            sql = #"DELETE FROM \#(partition.name) WHERE "timestamp" < \#(Int64(clamping: bound?.timestamp ?? 0)) RETURNING "timestamp", hash"#
+            sql =
+                #"DELETE FROM \#(partition.name) WHERE "timestamp" < \#(Int64(clamping: bound?.timestamp ?? 0)) RETURNING "timestamp", hash"#
         }
         let last = try await database("deleting rows of \(partition.name)") { client in
             var count = 0
             var last: SyncKey?
-            for try await (timestamp, hash) in try await client.query(PostgresQuery(unsafeSQL: sql), logger: self.logger)
-                .decode((Int64, ByteBuffer).self)
-            {
+            for try await (timestamp, hash) in try await client.query(
+                PostgresQuery(unsafeSQL: sql), logger: self.logger
+            )
+            .decode((Int64, ByteBuffer).self) {
                 count += 1
                 if let hash = MessageHash(bytes: Array(buffer: hash)), timestamp >= 0 {
-                    last = max(last ?? SyncKey(timestamp: UInt64(timestamp), hash: hash), SyncKey(timestamp: UInt64(timestamp), hash: hash))
+                    last = max(
+                        last ?? SyncKey(timestamp: UInt64(timestamp), hash: hash),
+                        SyncKey(timestamp: UInt64(timestamp), hash: hash))
                 }
             }
             return (count, last)

@@ -106,7 +106,9 @@ public final class PostgresArchive: Sendable {
     ) async throws -> T {
         let client = self.client
         do {
-            return try await withTimeout(configuration.operationTimeout, operation: operation) { try await body(client) }
+            return try await withTimeout(configuration.operationTimeout, operation: operation) {
+                try await body(client)
+            }
         } catch {
             throw PostgresArchiveError.mapped(error, operation: operation, location: configuration.location)
         }

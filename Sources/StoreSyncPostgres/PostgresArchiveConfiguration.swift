@@ -54,11 +54,13 @@ public struct PostgresArchiveConfiguration: Sendable {
     }
 
     /// A configuration from a `postgres://user:password@host:port/database` URL.
-    public init(url: String, index: StoreConfiguration, retention: RetentionPolicy = .none) throws(PostgresArchiveError) {
+    public init(url: String, index: StoreConfiguration, retention: RetentionPolicy = .none) throws(PostgresArchiveError)
+    {
         guard let parts = URLComponents(string: url), ["postgres", "postgresql"].contains(parts.scheme ?? ""),
             let host = parts.host, !host.isEmpty, let user = parts.user, !user.isEmpty
         else {
-            throw .invalidURL(url: Self.redacted(url), reason: "expected postgres://user[:password]@host[:port]/database")
+            throw .invalidURL(
+                url: Self.redacted(url), reason: "expected postgres://user[:password]@host[:port]/database")
         }
         let database = String(parts.path.drop { $0 == "/" })
         guard !database.isEmpty, !database.contains("/") else {

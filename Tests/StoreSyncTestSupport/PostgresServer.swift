@@ -12,7 +12,8 @@ public final class PostgresServer: Sendable {
 
         public var description: String {
             switch self {
-            case .notInstalled: "PostgreSQL is not installed (apt-get install postgresql): no initdb under /usr/lib/postgresql"
+            case .notInstalled:
+                "PostgreSQL is not installed (apt-get install postgresql): no initdb under /usr/lib/postgresql"
             case .command(let command, let status, let output): "\(command) exited with \(status): \(output)"
             }
         }
@@ -49,7 +50,8 @@ public final class PostgresServer: Sendable {
             try await run("/bin/chown", ["-R", "postgres", directory])
         }
         try await asServerUser(
-            "\(binaries)/initdb -D \(directory)/data -U storesync --pwfile=\(directory)/pwfile -A scram-sha-256 --no-sync")
+            "\(binaries)/initdb -D \(directory)/data -U storesync --pwfile=\(directory)/pwfile -A scram-sha-256 --no-sync"
+        )
         var lastError: (any Error)?
         for _ in 0..<5 {
             let port = try freePort()
@@ -84,7 +86,10 @@ public final class PostgresServer: Sendable {
     public func psql(_ sql: String, database: String = "postgres") async throws -> String {
         try await Self.run(
             "\(binaries)/psql",
-            ["-h", "127.0.0.1", "-p", "\(port)", "-U", username, "-d", database, "-v", "ON_ERROR_STOP=1", "-At", "-c", sql],
+            [
+                "-h", "127.0.0.1", "-p", "\(port)", "-U", username, "-d", database, "-v", "ON_ERROR_STOP=1", "-At",
+                "-c", sql,
+            ],
             environment: ["PGPASSWORD": password])
     }
 
@@ -92,7 +97,10 @@ public final class PostgresServer: Sendable {
     public func psql(file: String, database: String = "postgres") async throws {
         try await Self.run(
             "\(binaries)/psql",
-            ["-h", "127.0.0.1", "-p", "\(port)", "-U", username, "-d", database, "-v", "ON_ERROR_STOP=1", "-q", "-1", "-f", file],
+            [
+                "-h", "127.0.0.1", "-p", "\(port)", "-U", username, "-d", database, "-v", "ON_ERROR_STOP=1", "-q", "-1",
+                "-f", file,
+            ],
             environment: ["PGPASSWORD": password])
     }
 
@@ -108,7 +116,8 @@ public final class PostgresServer: Sendable {
     /// Its output goes to a file, not a pipe: a server it starts would hold a pipe open.
     @discardableResult
     private static func asServerUser(_ command: String) async throws -> String {
-        let output = FileManager.default.temporaryDirectory.appendingPathComponent("storesync-pg-\(UUID().uuidString).out")
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "storesync-pg-\(UUID().uuidString).out")
         _ = FileManager.default.createFile(atPath: output.path, contents: nil)
         defer { try? FileManager.default.removeItem(at: output) }
         if getuid() == 0 { _ = try await run("/bin/chown", ["postgres", output.path]) }
@@ -132,7 +141,8 @@ public final class PostgresServer: Sendable {
                 var pid: pid_t = 0
                 let spawned = posix_spawn(&pid, executable, nil, nil, argv, environ)
                 guard spawned == 0 else {
-                    continuation.resume(throwing: Failure.command(executable, status: spawned, output: "posix_spawn failed"))
+                    continuation.resume(
+                        throwing: Failure.command(executable, status: spawned, output: "posix_spawn failed"))
                     return
                 }
                 var status: Int32 = 0

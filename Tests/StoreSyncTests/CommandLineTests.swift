@@ -138,7 +138,9 @@ struct CommandLineTests {
                 server.url(database: reference),
             ])
             #expect(imported.status == 0, "\(imported.output)")
-            #expect(imported.output.contains("stored 79, duplicates 0, rejected 1, hash mismatches 1"), "\(imported.output)")
+            #expect(
+                imported.output.contains("stored 79, duplicates 0, rejected 1, hash mismatches 1"), "\(imported.output)"
+            )
 
             let refused = try await Self.run([
                 "node", "--data-dir", directory.sub("a"), "--listen", "127.0.0.1:0",
@@ -165,7 +167,8 @@ struct CommandLineTests {
             ])
             #expect(query.status == 0, "\(query.output)")
             let expected = messages.enumerated().filter {
-                $0.offset != 5 && $0.element.pubsubTopic == "/waku/2/rs/0/0" && $0.element.contentTopic == "/test/1/c0/proto"
+                $0.offset != 5 && $0.element.pubsubTopic == "/waku/2/rs/0/0"
+                    && $0.element.contentTopic == "/test/1/c0/proto"
             }
             #expect(query.output.split(separator: "\n").count == expected.count, "\(query.output)")
             let synced = try await Self.run([

@@ -34,17 +34,16 @@ struct PostgresArchiveTests {
         var rng = SplitMix64(seed: seed)
         return try (0..<hours * perHour).map { index in
             let hour = UInt64(index / perHour)
-            let offset = UInt64(index % perHour) * (hour_ / UInt64(perHour)) + rng.next() % 1_000
+            let offset = UInt64(index % perHour) * (Self.hour / UInt64(perHour)) + rng.next() % 1_000
             return try WakuMessage(
                 pubsubTopic: "/waku/2/rs/0/\(index % 2)",
                 contentTopic: "/test/1/c\(index % 3)/proto",
                 payload: (0..<Int(10 + rng.next() % 100)).map { _ in UInt8(truncatingIfNeeded: rng.next()) },
                 meta: index % 5 == 0 ? [UInt8(index % 256), 7] : nil,
-                timestamp: Int64(start + hour * hour_ + offset),
+                timestamp: Int64(start + hour * Self.hour + offset),
                 version: UInt32(index % 2))
         }
     }
-    private static let hour_ = hour
 
     /// Row count and hashes of the whole table, as PostgreSQL has them.
     static func rows(_ server: PostgresServer, database: String = "archive") async throws -> [String] {
@@ -89,7 +88,8 @@ struct PostgresArchiveTests {
             #expect(first.outcomes.filter { $0 == .stored }.count == messages.count)
             #expect(first.outcomes.last == .duplicate)
             guard case .rejected = first.outcomes[first.outcomes.count - 2] else {
-                Issue.record("a message without content topic is rejected, not \(first.outcomes[first.outcomes.count - 2])")
+                Issue.record(
+                    "a message without content topic is rejected, not \(first.outcomes[first.outcomes.count - 2])")
                 return
             }
             let again = try await archive.ingest(messages)
@@ -99,7 +99,8 @@ struct PostgresArchiveTests {
             try await archive.keyIndex.read { try $0._checkInvariants() }
             // One partition per hour with messages, and those created ahead of the clock.
             let partitions = try await server.psql(
-                "SELECT count(*) FROM pg_inherits WHERE inhparent = 'storesync_messages'::regclass", database: "archive")
+                "SELECT count(*) FROM pg_inherits WHERE inhparent = 'storesync_messages'::regclass", database: "archive"
+            )
             #expect(partitions.trimmingCharacters(in: .whitespacesAndNewlines) == "3")
             // Lookups return the messages as stored, meta and version included; unknown hashes nil.
             let asked = [messages[0].hash, MessageHash(bytes: [UInt8](repeating: 9, count: 32))!, messages[777].hash]
@@ -122,7 +123,9 @@ struct PostgresArchiveTests {
             for round in 0..<60 {
                 let a = Self.base + rng.next() % (4 * Self.hour)
                 let b = Self.base + rng.next() % (4 * Self.hour)
-                let topics = ["/test/1/c0/proto", "/test/1/c1/proto", "/test/1/c2/proto"].filter { _ in rng.next() % 2 == 0 }
+                let topics = ["/test/1/c0/proto", "/test/1/c1/proto", "/test/1/c2/proto"].filter { _ in
+                    rng.next() % 2 == 0
+                }
                 let pubsub = round % 3 == 0 ? nil : "/waku/2/rs/0/\(rng.next() % 2)"
                 let cursor = round % 2 == 0 ? nil : sorted[Int(rng.next() % UInt64(sorted.count))]
                 let query = ArchiveQuery(
@@ -150,10 +153,14 @@ struct PostgresArchiveTests {
                     _ = try await archive.keyIndex.write { try $0.removeKeys(in: key..<key.successor) }
                 }
                 let stray = IndexedKey(
-                    key: SyncKey(timestamp: Self.base + 2 * Self.hour + 5, hash: MessageHash(bytes: [UInt8](repeating: 3, count: 32))!),
+                    key: SyncKey(
+                        timestamp: Self.base + 2 * Self.hour + 5,
+                        hash: MessageHash(bytes: [UInt8](repeating: 3, count: 32))!),
                     pubsubTopic: "/waku/2/rs/0/0", contentTopic: "/test/1/c0/proto")
                 let outside = IndexedKey(
-                    key: SyncKey(timestamp: Self.base + 40 * Self.hour, hash: MessageHash(bytes: [UInt8](repeating: 4, count: 32))!),
+                    key: SyncKey(
+                        timestamp: Self.base + 40 * Self.hour,
+                        hash: MessageHash(bytes: [UInt8](repeating: 4, count: 32))!),
                     pubsubTopic: "/waku/2/rs/0/1", contentTopic: "/test/1/c1/proto")
                 _ = try await archive.keyIndex.write { try $0.index([stray, outside]) }
                 #expect(try await Self.indexedKeys(archive) != Self.keys(messages))
@@ -293,7 +300,9 @@ struct PostgresArchiveTests {
             let archive = try await Self.archive(server, directory, create: false)
             archive.close()
             try await server.psql("INSERT INTO storesync_schema (version) VALUES (99)", database: "archive")
-            await #expect(throws: PostgresArchiveError.schemaTooNew(found: 99, supported: PostgresArchive.schemaVersion)) {
+            await #expect(
+                throws: PostgresArchiveError.schemaTooNew(found: 99, supported: PostgresArchive.schemaVersion)
+            ) {
                 _ = try await Self.archive(server, directory, create: false)
             }
         }
@@ -305,7 +314,9 @@ struct PostgresArchiveTests {
             let archive = try await Self.archive(server, directory)
             defer { archive.close() }
             let messages = try Self.messages(hours: 2, perHour: 3_000, seed: 7)
-            let batches = stride(from: 0, to: messages.count, by: 500).map { Array(messages[$0..<min($0 + 500, messages.count)]) }
+            let batches = stride(from: 0, to: messages.count, by: 500).map {
+                Array(messages[$0..<min($0 + 500, messages.count)])
+            }
             var acknowledged = Set<MessageHash>()
             // The server goes down hard while ingest runs: calls fail with a clear error or succeed.
             let ingesting = Task {
@@ -323,7 +334,9 @@ struct PostgresArchiveTests {
             }
             try await server.restart()
             let (outcomes, failures) = await ingesting.value
-            for (hash, outcome) in outcomes where outcome == .stored || outcome == .duplicate { acknowledged.insert(hash) }
+            for (hash, outcome) in outcomes where outcome == .stored || outcome == .duplicate {
+                acknowledged.insert(hash)
+            }
             #expect(failures.allSatisfy { $0.contains("PostgreSQL") }, "\(failures)")
             // Whatever was acknowledged is there; sending everything again stores only the rest.
             let stored = Set(try await Self.rows(server))
