@@ -1,5 +1,6 @@
 import StoreSyncCore
 import StoreSyncLMDB
+import StoreSyncPostgres
 import SwiftProtobuf
 
 extension ProtocolError {
@@ -29,6 +30,13 @@ extension ProtocolError {
             case .mapFull, .closed: ProtocolError(.unavailable, "store: \(error)", retryAfterMilliseconds: 1_000)
             case .invalidRequest, .invalidMessage: ProtocolError(.badRequest, error.description)
             default: ProtocolError(.internalError, "store: \(error)")
+            }
+        case let error as PostgresArchiveError:
+            switch error {
+            case .unreachable, .timedOut, .database, .closed:
+                // The database is away or busy: worth trying again shortly.
+                ProtocolError(.unavailable, "archive: \(error)", retryAfterMilliseconds: 1_000)
+            default: ProtocolError(.internalError, "archive: \(error)")
             }
         default: ProtocolError(.internalError, "\(error)")
         }
