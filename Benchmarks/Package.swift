@@ -31,6 +31,16 @@ let package = Package(
             path: "Sources/SyncBench"
         ),
         .executableTarget(
+            name: "archive-bench",
+            dependencies: [
+                .product(name: "StoreSyncCore", package: "StoreSync"),
+                .product(name: "StoreSyncLMDB", package: "StoreSync"),
+                .product(name: "StoreSyncNode", package: "StoreSync"),
+                .product(name: "StoreSyncPostgres", package: "StoreSync"),
+            ],
+            path: "Sources/ArchiveBench"
+        ),
+        .executableTarget(
             name: "node-bench",
             dependencies: [
                 .product(name: "StoreSyncCore", package: "StoreSync"),

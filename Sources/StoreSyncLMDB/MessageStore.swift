@@ -134,20 +134,28 @@ public final class MessageStore: Sendable {
     /// Returns, per entry, whether it was new (nil where there was none); a hash already present
     /// is left as it is.
     func write(_ entries: [(entry: IndexedKey, value: [UInt8])?]) throws -> [Bool?] {
-        try environment.write { txn -> [Bool?] in
+        // Records go in in hash order (the archive's key order: each page of it is touched once
+        // per transaction, not once per record), the first of equal hashes first; tree and index
+        // entries then in the batch's order.
+        let byHash = entries.indices.filter { entries[$0] != nil }.sorted { a, b in
+            let (left, right) = (entries[a]!.entry.key.hash, entries[b]!.entry.key.hash)
+            return left < right || (left == right && a < b)
+        }
+        return try environment.write { txn -> [Bool?] in
             var written = [Bool?](repeating: nil, count: entries.count)
-            let writers = TreeWriters(txn: txn, databases: databases)
-            var contentIds: [String: UInt32] = [:]
-            for (index, record) in entries.enumerated() {
-                guard let (entry, value) = record else { continue }
-                let key = entry.key
-                let isNew = try key.hash.bytes.withUnsafeBytes { hashKey in
+            for index in byHash {
+                guard let (entry, value) = entries[index] else { continue }
+                written[index] = try entry.key.hash.bytes.withUnsafeBytes { hashKey in
                     try value.withUnsafeBytes { value in
                         try txn.put(databases.messages, hashKey, value, noOverwrite: true)
                     }
                 }
-                written[index] = isNew
-                guard isNew else { continue }
+            }
+            let writers = TreeWriters(txn: txn, databases: databases)
+            var contentIds: [String: UInt32] = [:]
+            for (index, record) in entries.enumerated() where written[index] == true {
+                guard let (entry, _) = record else { continue }
+                let key = entry.key
                 let writer = try writers.writer(ScopeKey.messages(entry.pubsubTopic))
                 _ = try writer.insert(key)
                 let contentId = try contentTopicId(&contentIds, txn: txn, topic: entry.contentTopic)

@@ -36,6 +36,7 @@ extension PostgresArchive {
         var check = IndexCheck()
         let partitions = try await readPartitions()
         var covered = Int64(0)
+        var differing: [(partition: Partition, rows: Int)] = []
         for partition in partitions {
             if partition.range.lowerBound > covered {
                 check.removedKeys += try await removeIndexKeys(in: covered..<partition.range.lowerBound)
@@ -48,12 +49,13 @@ extension PostgresArchive {
             logger.info(
                 "index of \(partition.name) differs from the archive (\(indexed.count) keys, \(archived.count) rows): rebuilding it"
             )
-            check.rebuiltPartitions += 1
-            check.indexedKeys += try await rebuildIndex(of: partition)
+            differing.append((partition, archived.count))
         }
         if covered < Int64.max {
             check.removedKeys += try await removeIndexKeys(in: covered..<Int64.max)
         }
+        check.rebuiltPartitions = differing.count
+        check.indexedKeys = try await rebuildIndex(of: differing)
         return check
     }
 
@@ -95,43 +97,69 @@ extension PostgresArchive {
         return try await keyIndex.write { try $0.removeKeys(in: keys) }
     }
 
-    /// Replaces the index's keys of a partition's range with the partition's rows, read in key
-    /// order a batch at a time. Returns how many keys were indexed.
-    func rebuildIndex(of partition: Partition) async throws -> Int {
-        _ = try await removeIndexKeys(in: partition.range)
-        var after: (Int64, ByteBuffer)?
+    /// Replaces the index's keys of the partitions' ranges with their rows. The rows are read in
+    /// time windows of about `rebuildBatch` rows, each as one row per (pubsub topic, content
+    /// topic) carrying its timestamps and hashes in key order (decoding a few arrays costs far
+    /// less than decoding every row); two windows are read ahead while one is indexed. Returns
+    /// how many keys were indexed.
+    func rebuildIndex(of partitions: [(partition: Partition, rows: Int)]) async throws -> Int {
+        var windows: [(partition: Partition, window: Range<Int64>)] = []
+        for (partition, rows) in partitions {
+            _ = try await removeIndexKeys(in: partition.range)
+            let count = Int64(max(1, (rows + Self.rebuildBatch - 1) / Self.rebuildBatch))
+            let width = (partition.range.upperBound - partition.range.lowerBound) / count + 1
+            for start in stride(from: partition.range.lowerBound, to: partition.range.upperBound, by: Int(width)) {
+                windows.append((partition, start..<min(partition.range.upperBound, start + width)))
+            }
+        }
         var indexed = 0
-        while true {
-            let cursor = after
-            let batch = try await database("reading keys of \(partition.name)") { client in
-                var query = PostgresQuery(
-                    unsafeSQL: #"SELECT "timestamp", hash, pubsub_topic, content_topic FROM \#(partition.name)"#)
-                if let cursor {
-                    query.binds.append(cursor.0)
-                    query.binds.append(cursor.1)
-                    query.sql += #" WHERE ("timestamp", hash) > ($1, $2)"#
-                }
-                query.sql += #" ORDER BY "timestamp", hash LIMIT \#(Self.rebuildBatch)"#
-                var entries: [IndexedKey] = []
-                var last: (Int64, ByteBuffer)?
-                for try await (timestamp, hash, pubsub, content) in try await client.query(query, logger: self.logger)
-                    .decode((Int64, ByteBuffer, String, String).self)
-                {
-                    last = (timestamp, hash)
-                    guard timestamp >= 0, let hash = MessageHash(bytes: Array(buffer: hash)) else { continue }
+        var reading: [Task<[IndexedKey], any Error>] = []
+        var next = 0
+        func readAhead() {
+            while reading.count < 2, next < windows.count {
+                let (partition, window) = windows[next]
+                next += 1
+                reading.append(Task { try await self.keys(of: partition, in: window) })
+            }
+        }
+        readAhead()
+        while !reading.isEmpty {
+            let entries = try await reading.removeFirst().value
+            readAhead()
+            if !entries.isEmpty {
+                indexed += try await keyIndex.write { try $0.index(entries) }
+            }
+        }
+        return indexed
+    }
+
+    /// The keys of a partition's rows with timestamps in `window`, with their topics.
+    private func keys(of partition: Partition, in window: Range<Int64>) async throws -> [IndexedKey] {
+        try await database("reading keys of \(partition.name)") { client in
+            var entries: [IndexedKey] = []
+            let rows = try await client.query(
+                PostgresQuery(
+                    unsafeSQL: """
+                        SELECT pubsub_topic, content_topic,
+                               array_agg("timestamp" ORDER BY "timestamp", hash),
+                               string_agg(hash, ''::bytea ORDER BY "timestamp", hash)
+                        FROM \(partition.name) WHERE "timestamp" >= \(window.lowerBound) AND "timestamp" < \(window.upperBound)
+                        GROUP BY pubsub_topic, content_topic
+                        """), logger: self.logger)
+            for try await (pubsub, content, timestamps, hashes) in rows.decode(
+                (String, String, [Int64], ByteBuffer).self)
+            {
+                var hashes = hashes
+                for timestamp in timestamps {
+                    guard let bytes = hashes.readBytes(length: 32) else { break }
+                    guard timestamp >= 0, let hash = MessageHash(bytes: bytes) else { continue }
                     entries.append(
                         IndexedKey(
                             key: SyncKey(timestamp: UInt64(timestamp), hash: hash), pubsubTopic: pubsub,
                             contentTopic: content))
                 }
-                return (entries, last)
             }
-            if !batch.0.isEmpty {
-                let entries = batch.0
-                indexed += try await keyIndex.write { try $0.index(entries) }
-            }
-            guard let last = batch.1 else { return indexed }
-            after = last
+            return entries
         }
     }
 
