@@ -86,19 +86,24 @@ extension PostgresArchive {
             .filter { $0 >= 0 })
     }
 
+    /// Rows in one partition.
+    func rowCount(_ partition: Partition) async throws -> Int {
+        try await database("counting \(partition.name)") { client in
+            var count = 0
+            for try await value in try await client.query(
+                PostgresQuery(unsafeSQL: "SELECT count(*) FROM \(partition.name)"), logger: self.logger
+            ).decode(Int.self) {
+                count = value
+            }
+            return count
+        }
+    }
+
     /// Detaches a partition without blocking queries of the table (CONCURRENTLY), drops it, and
     /// removes its keys from the index. Returns how many messages it held.
     func drop(_ partition: Partition) async throws -> Int {
         try await partitionChanges.withLock {
-            let rows = try await database("counting \(partition.name)") { client in
-                var count = 0
-                for try await value in try await client.query(
-                    PostgresQuery(unsafeSQL: "SELECT count(*) FROM \(partition.name)"), logger: self.logger
-                ).decode(Int.self) {
-                    count = value
-                }
-                return count
-            }
+            let rows = try await rowCount(partition)
             try await database("detaching \(partition.name)") { client in
                 try await client.query(
                     PostgresQuery(

@@ -91,19 +91,6 @@ extension PostgresArchive {
         return deleted
     }
 
-    /// Rows in one partition.
-    func rowCount(_ partition: Partition) async throws -> Int {
-        try await database("counting \(partition.name)") { client in
-            var count = 0
-            for try await value in try await client.query(
-                PostgresQuery(unsafeSQL: "SELECT count(*) FROM \(partition.name)"), logger: self.logger
-            ).decode(Int.self) {
-                count = value
-            }
-            return count
-        }
-    }
-
     /// Deletes, in one partition, the rows below `bound` or the oldest `limit` rows, then their
     /// keys from the index, then vacuums the partition so that no dead tuples stay behind.
     /// Returns how many rows went.

@@ -3,17 +3,7 @@
 /// the reference node's own storage does; the LMDB index answers the same calls without a scan.
 public struct MemoryXorStorage: XorRangeStorage, Sendable {
     /// A key and the topics of its message.
-    public struct Entry: Hashable, Sendable {
-        public var key: SyncKey
-        public var pubsubTopic: String
-        public var contentTopic: String
-
-        public init(key: SyncKey, pubsubTopic: String, contentTopic: String) {
-            self.key = key
-            self.pubsubTopic = pubsubTopic
-            self.contentTopic = contentTopic
-        }
-    }
+    public typealias Entry = IndexedKey
 
     /// Entries in key order, without repeats.
     public private(set) var entries: [Entry] = []

@@ -1,20 +1,5 @@
 import StoreSyncCore
 
-/// What a key index kept beside another archive holds of a message: its key and its topics,
-/// enough for the key trees of its pubsub topic and of its content topic, and the content-topic
-/// index. The message itself lives in the other archive.
-public struct IndexedKey: Hashable, Sendable {
-    public var key: SyncKey
-    public var pubsubTopic: String
-    public var contentTopic: String
-
-    public init(key: SyncKey, pubsubTopic: String, contentTopic: String) {
-        self.key = key
-        self.pubsubTopic = pubsubTopic
-        self.contentTopic = contentTopic
-    }
-}
-
 /// A value of the `messages` database: a whole message (format 1), or the topics of a message
 /// kept in another archive (format 2: format byte, timestamp as UInt64 BE, then pubsub and content
 /// topic, each as a varint length and its bytes).
