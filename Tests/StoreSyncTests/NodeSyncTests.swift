@@ -58,24 +58,25 @@ struct NodeSyncTests {
         await b.stop()
     }
 
-    @Test func aForgedMessageIsRejectedAndTheHonestCopyArrivesFromAnotherPeer() async throws {
-        let honest = try await TestNode()
-        let local = try await TestNode()
-        let genuine = try testMessages(count: 1, seed: 77)[0]
-        _ = try await honest.store.ingest([genuine])
-        let forger = try await ForgingPeer.start(claiming: genuine)
-        let forged = try await NodeClient(host: "127.0.0.1", port: forger.port)
-            .sync(store: local.store, pubsubTopic: Self.topic)
-        #expect(forged.need == 1)
-        #expect(forged.fetched.rejected == 1 && forged.fetched.stored == 0)
-        #expect(try local.store.message(for: genuine.hash) == nil)
-        let fromHonest = try await honest.client.sync(store: local.store, pubsubTopic: Self.topic)
-        #expect(fromHonest.fetched.stored == 1)
-        #expect(try local.store.message(for: genuine.hash) == genuine)
-        try local.store._checkInvariants()
-        await forger.stop()
-        await honest.stop()
-        await local.stop()
+    @Test(arguments: ArchiveKind.allCases)
+    func aForgedMessageIsRejectedAndTheHonestCopyArrivesFromAnotherPeer(archive: ArchiveKind) async throws {
+        try await archive.withNode { local in
+            let honest = try await TestNode()
+            let genuine = try testMessages(count: 1, seed: 77)[0]
+            _ = try await honest.store.ingest([genuine])
+            let forger = try await ForgingPeer.start(claiming: genuine)
+            let forged = try await NodeClient(host: "127.0.0.1", port: forger.port)
+                .sync(store: local.archive, pubsubTopic: Self.topic)
+            #expect(forged.need == 1)
+            #expect(forged.fetched.rejected == 1 && forged.fetched.stored == 0)
+            #expect(try await local.archive.messages(for: [genuine.hash]) == [nil])
+            let fromHonest = try await honest.client.sync(store: local.archive, pubsubTopic: Self.topic)
+            #expect(fromHonest.fetched.stored == 1)
+            #expect(try await local.archive.messages(for: [genuine.hash]) == [genuine])
+            try local.store._checkInvariants()
+            await forger.stop()
+            await honest.stop()
+        }
     }
 
     @Test func badStreamsGetErrorFramesAndTheNodeKeepsServing() async throws {

@@ -275,6 +275,39 @@ struct PostgresArchiveTests {
         }
     }
 
+    @Test func aWriteTheCapCannotTakeIsUnavailableAndPartitionsAreBounded() async throws {
+        try await withPostgresServer { server in
+            let directory = try TemporaryDirectory("pg")
+            try await server.psql("CREATE DATABASE archive")
+            var configuration = try PostgresArchiveConfiguration(
+                url: server.url(database: "archive"),
+                index: StoreConfiguration(directory: directory.sub("index"), durability: .noSync),
+                retention: RetentionPolicy(maximumBytes: 1 << 20))
+            configuration.maximumPartitions = 4
+            configuration.partitionsAhead = 0
+            let archive = try await PostgresArchive.open(configuration, now: Self.base)
+            defer { archive.close() }
+            // One message per hour over six hours: the archive makes four partitions, no more.
+            let spread = try Self.messages(hours: 6, perHour: 1, seed: 9)
+            let outcomes = try await archive.ingest(spread).outcomes
+            #expect(outcomes.prefix(4).allSatisfy { $0 == .stored })
+            #expect(
+                outcomes.suffix(2).allSatisfy {
+                    if case .rejected(let reason) = $0 { return reason.contains("maximum of 4 partitions") }
+                    return false
+                })
+            #expect(try await Self.partitionCount(server) == 4)
+            // A write larger than the whole cap stores nothing and deletes nothing.
+            let huge = try (0..<40).map { index in
+                try WakuMessage(
+                    pubsubTopic: "/waku/2/rs/0/0", contentTopic: "/t/1/huge/proto",
+                    payload: [UInt8](repeating: UInt8(index), count: 30_000), timestamp: Int64(Self.base) + Int64(index))
+            }
+            #expect(try await archive.ingest(huge).outcomes.allSatisfy { $0 == .unavailable })
+            #expect(try await Self.rows(server).count == 4)
+        }
+    }
+
     @Test func wrongCredentialsAnAbsentServerAndANewerSchemaAreClearErrors() async throws {
         try await withPostgresServer { server in
             let directory = try TemporaryDirectory("pg")
