@@ -301,7 +301,8 @@ struct PostgresArchiveTests {
             let huge = try (0..<40).map { index in
                 try WakuMessage(
                     pubsubTopic: "/waku/2/rs/0/0", contentTopic: "/t/1/huge/proto",
-                    payload: [UInt8](repeating: UInt8(index), count: 30_000), timestamp: Int64(Self.base) + Int64(index))
+                    payload: [UInt8](repeating: UInt8(index), count: 30_000), timestamp: Int64(Self.base) + Int64(index)
+                )
             }
             #expect(try await archive.ingest(huge).outcomes.allSatisfy { $0 == .unavailable })
             #expect(try await Self.rows(server).count == 4)
