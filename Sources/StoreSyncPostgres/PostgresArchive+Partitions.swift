@@ -47,12 +47,12 @@ extension PostgresArchive {
     @discardableResult
     func ensurePartitions(for timestamps: some Sequence<Int64>) async throws -> Set<Int64> {
         let known = try await partitions()
-        let missing = Set(timestamps.filter { timestamp in !known.contains { $0.range.contains(timestamp) } })
+        let missing = Set(timestamps.filter { !Self.holder(of: $0, in: known) })
         guard !missing.isEmpty else { return [] }
         return try await partitionChanges.withLock {
             var partitions = try await self.readPartitions()
             var refused = Set<Int64>()
-            for timestamp in missing.sorted() where !partitions.contains(where: { $0.range.contains(timestamp) }) {
+            for timestamp in missing.sorted() where !Self.holder(of: timestamp, in: partitions) {
                 guard partitions.count < configuration.maximumPartitions else {
                     refused.insert(timestamp)
                     continue
@@ -73,6 +73,18 @@ extension PostgresArchive {
             knownPartitions.withLock { $0 = partitions }
             return refused
         }
+    }
+
+    /// Whether one of `partitions` (oldest first, not overlapping) holds `timestamp`: a binary
+    /// search, as a write asks it of every timestamp it carries.
+    static func holder(of timestamp: Int64, in partitions: [Partition]) -> Bool {
+        var low = 0
+        var high = partitions.count
+        while low < high {
+            let middle = (low + high) / 2
+            if partitions[middle].range.upperBound <= timestamp { low = middle + 1 } else { high = middle }
+        }
+        return low < partitions.count && partitions[low].range.contains(timestamp)
     }
 
     /// Creates the partitions of `now` and of the `partitionsAhead` slots after it.

@@ -35,38 +35,49 @@ extension PostgresArchive {
         return hashes.map { found[$0] }
     }
 
-    /// Keys of stored messages matching a Store v3 filter, in the direction of travel, served by
-    /// the table's (pubsub topic, content topic, timestamp, hash) or (timestamp, hash) index.
+    /// Keys of stored messages matching a Store v3 filter, in the direction of travel. With
+    /// content topics, each topic is read on its own from the (pubsub topic, content topic,
+    /// timestamp, hash) index, which gives the order (an index scan that stops at the limit),
+    /// and the pages are merged; otherwise the (timestamp, hash) index is read.
     public func queryKeys(
         pubsubTopic: String?, contentTopics: [String], timeRange: Range<UInt64>, cursor: SyncKey?, forward: Bool,
         limit: Int
     ) async throws -> [MessageStore.QueryHit] {
         guard limit > 0, !timeRange.isEmpty else { return [] }
-        let lower = Int64(clamping: timeRange.lowerBound)
-        let upper = Int64(clamping: timeRange.upperBound)
-        var query = PostgresQuery(
-            unsafeSQL:
-                #"SELECT "timestamp", hash, pubsub_topic FROM storesync_messages WHERE "timestamp" >= $1 AND "timestamp" < $2"#
-        )
-        query.binds.append(lower)
-        query.binds.append(upper)
-        if let pubsubTopic {
-            query.binds.append(pubsubTopic)
-            query.sql += " AND pubsub_topic = $\(query.binds.count)"
+        var query = PostgresQuery(unsafeSQL: "")
+        func bind(_ value: some PostgresNonThrowingEncodable & Sendable) -> String {
+            query.binds.append(value)
+            return "$\(query.binds.count)"
         }
-        if !contentTopics.isEmpty {
-            query.binds.append(Array(Set(contentTopics)))
-            query.sql += " AND content_topic = ANY($\(query.binds.count)::text[])"
-        }
-        if let cursor {
-            query.binds.append(Int64(clamping: cursor.timestamp))
-            query.binds.append(ByteBuffer(bytes: cursor.hash.bytes))
-            query.sql +=
-                #" AND ("timestamp", hash) \#(forward ? ">" : "<") ($\#(query.binds.count - 1), $\#(query.binds.count))"#
-        }
-        query.binds.append(limit)
         let order = forward ? "ASC" : "DESC"
-        query.sql += #" ORDER BY "timestamp" \#(order), hash \#(order) LIMIT $\#(query.binds.count)"#
+        var conditions = [
+            #""timestamp" >= \#(bind(Int64(clamping: timeRange.lowerBound)))"#,
+            #""timestamp" < \#(bind(Int64(clamping: timeRange.upperBound)))"#,
+        ]
+        if let cursor {
+            let timestamp = bind(Int64(clamping: cursor.timestamp))
+            let hash = bind(ByteBuffer(bytes: cursor.hash.bytes))
+            conditions.append(#"("timestamp", hash) \#(forward ? ">" : "<") (\#(timestamp), \#(hash))"#)
+        }
+        if let pubsubTopic { conditions.append("pubsub_topic = \(bind(pubsubTopic))") }
+        let count = bind(limit)
+        let ordered = #"ORDER BY "timestamp" \#(order), hash \#(order) LIMIT \#(count)"#
+        if contentTopics.isEmpty {
+            query.sql = #"""
+                SELECT "timestamp", hash, pubsub_topic FROM storesync_messages
+                WHERE \#(conditions.joined(separator: " AND ")) \#(ordered)
+                """#
+        } else {
+            let topics = bind(Array(Set(contentTopics)))
+            query.sql = #"""
+                SELECT m."timestamp", m.hash, m.pubsub_topic FROM unnest(\#(topics)::text[]) AS c(topic)
+                CROSS JOIN LATERAL (
+                    SELECT "timestamp", hash, pubsub_topic FROM storesync_messages
+                    WHERE content_topic = c.topic AND \#(conditions.joined(separator: " AND ")) \#(ordered)
+                ) AS m
+                \#(ordered)
+                """#
+        }
         let finished = query
         return try await database("querying messages") { client in
             var hits: [MessageStore.QueryHit] = []
