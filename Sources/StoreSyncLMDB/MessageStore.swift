@@ -89,31 +89,44 @@ public final class MessageStore: Sendable {
 
     // MARK: Ingest
 
-    /// Stores messages in one write transaction: each message with its secondary index entry and
-    /// its key in its pubsub topic's index. Already present messages are reported, not rewritten.
-    func ingestBatch(_ messages: [WakuMessage]) throws -> IngestResult {
+    /// The rules every archive applies before writing: ephemeral messages are not stored, topics
+    /// must be index keys, the key must be computable. Per message, its outcome if written
+    /// (`stored`, or why it is not) and its key when it is to be written.
+    public static func prepare(_ messages: [WakuMessage]) -> (
+        outcomes: [Outcome], prepared: [(message: WakuMessage, key: SyncKey)?]
+    ) {
         let hasher = SHA256Hasher()
+        var outcomes: [Outcome] = []
         var prepared: [(message: WakuMessage, key: SyncKey)?] = []
-        var result = IngestResult()
+        outcomes.reserveCapacity(messages.count)
+        prepared.reserveCapacity(messages.count)
         for message in messages {
             if message.ephemeral {
                 prepared.append(nil)
-                result.outcomes.append(.ephemeral)
+                outcomes.append(.ephemeral)
                 continue
             }
-            if let problem = Self.topicProblem(message) {
+            if let problem = topicProblem(message) {
                 prepared.append(nil)
-                result.outcomes.append(.rejected(problem))
+                outcomes.append(.rejected(problem))
                 continue
             }
             do {
                 prepared.append((message, try message.syncKey(using: hasher)))
-                result.outcomes.append(.stored)
+                outcomes.append(.stored)
             } catch {
                 prepared.append(nil)
-                result.outcomes.append(.rejected(error.description))
+                outcomes.append(.rejected(error.description))
             }
         }
+        return (outcomes, prepared)
+    }
+
+    /// Stores messages in one write transaction: each message with its secondary index entry and
+    /// its key in its pubsub topic's index. Already present messages are reported, not rewritten.
+    func ingestBatch(_ messages: [WakuMessage]) throws -> IngestResult {
+        let (outcomes, prepared) = Self.prepare(messages)
+        var result = IngestResult(outcomes: outcomes)
         result.keys = prepared.map { $0?.key }
         let written = try write(
             prepared.map { entry in
@@ -332,7 +345,7 @@ public final class MessageStore: Sendable {
     }
 
     /// Why these topics cannot be index keys, nil when they can.
-    public static func topicProblem(pubsubTopic: String, contentTopic: String) -> String? {
+    static func topicProblem(pubsubTopic: String, contentTopic: String) -> String? {
         if contentTopic.isEmpty { return "empty content topic" }
         if contentTopic.utf8.count > maximumTopicLength {
             return "content topic longer than \(maximumTopicLength) bytes"

@@ -60,13 +60,7 @@ public final class NwakuArchiveReader: Sendable {
         let version: Int
         do {
             version = try await withTimeout(parsed.operationTimeout, operation: "reading the schema version") {
-                var found = 0
-                for try await value in try await client.query("SELECT max(version) FROM version", logger: logger)
-                    .decode(Int?.self)
-                {
-                    found = value ?? 0
-                }
-                return found
+                try await client.query("SELECT max(version) FROM version", logger: logger).integer()
             }
         } catch {
             running.cancel()
@@ -136,13 +130,9 @@ public final class NwakuArchiveReader: Sendable {
             return try await withTimeout(
                 PostgresArchiveConfiguration.defaultOperationTimeout, operation: "counting rows"
             ) {
-                var count = 0
-                for try await value in try await client.query(
+                try await client.query(
                     "SELECT count(*) FROM messages WHERE timestamp >= \(start)", logger: logger
-                ).decode(Int.self) {
-                    count = value
-                }
-                return count
+                ).integer()
             }
         } catch {
             throw PostgresArchiveError.mapped(

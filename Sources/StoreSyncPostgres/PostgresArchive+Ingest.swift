@@ -13,26 +13,10 @@ extension PostgresArchive {
     /// key lost to a crash between the two writes is indexed again by the next ingest of its
     /// message. Under a size cap, whole oldest partitions go first when the write would pass it.
     public func ingest(_ messages: [WakuMessage]) async throws -> MessageStore.IngestResult {
-        var result = MessageStore.IngestResult()
-        result.outcomes = Array(repeating: .stored, count: messages.count)
-        let hasher = SHA256Hasher()
-        var rows: [(index: Int, key: SyncKey, message: WakuMessage)] = []
-        for (index, message) in messages.enumerated() {
-            if message.ephemeral {
-                result.outcomes[index] = .ephemeral
-                continue
-            }
-            if let problem = MessageStore.topicProblem(
-                pubsubTopic: message.pubsubTopic, contentTopic: message.contentTopic)
-            {
-                result.outcomes[index] = .rejected(problem)
-                continue
-            }
-            do {
-                rows.append((index, try message.syncKey(using: hasher), message))
-            } catch {
-                result.outcomes[index] = .rejected(error.description)
-            }
+        let (outcomes, prepared) = MessageStore.prepare(messages)
+        var result = MessageStore.IngestResult(outcomes: outcomes)
+        var rows = prepared.enumerated().compactMap { index, row in
+            row.map { (index: index, key: $0.key, message: $0.message) }
         }
         guard !rows.isEmpty else { return result }
         let refused = try await ensurePartitions(for: Set(rows.map { Int64($0.key.timestamp) }))

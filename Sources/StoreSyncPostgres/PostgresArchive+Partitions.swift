@@ -101,13 +101,9 @@ extension PostgresArchive {
     /// Rows in one partition.
     func rowCount(_ partition: Partition) async throws -> Int {
         try await database("counting \(partition.name)") { client in
-            var count = 0
-            for try await value in try await client.query(
+            try await client.query(
                 PostgresQuery(unsafeSQL: "SELECT count(*) FROM \(partition.name)"), logger: self.logger
-            ).decode(Int.self) {
-                count = value
-            }
-            return count
+            ).integer()
         }
     }
 
@@ -139,33 +135,25 @@ extension PostgresArchive {
     /// measures it.
     public func diskBytes() async throws -> Int {
         try await database("measuring the archive") { client in
-            var bytes = 0
-            for try await value in try await client.query(
+            try await client.query(
                 """
                 SELECT coalesce(sum(pg_total_relation_size(inhrelid)), 0)::bigint
                 FROM pg_inherits WHERE inhparent = 'storesync_messages'::regclass
                 """, logger: self.logger
-            ).decode(Int.self) {
-                bytes = value
-            }
-            return bytes
+            ).integer()
         }
     }
 
     /// Dead tuples left in the archive's partitions, as the statistics collector last counted.
     public func deadTuples() async throws -> Int {
         try await database("counting dead tuples") { client in
-            var dead = 0
-            for try await value in try await client.query(
+            try await client.query(
                 """
                 SELECT coalesce(sum(s.n_dead_tup), 0)::bigint
                 FROM pg_stat_user_tables s JOIN pg_inherits i ON i.inhrelid = s.relid
                 WHERE i.inhparent = 'storesync_messages'::regclass
                 """, logger: self.logger
-            ).decode(Int.self) {
-                dead = value
-            }
-            return dead
+            ).integer()
         }
     }
 }

@@ -18,11 +18,7 @@ extension PostgresArchive {
     public var retentionDeletions: RetentionReport { retentionTotals.withLock { $0 } }
 
     private func record(_ report: RetentionReport) {
-        retentionTotals.withLock {
-            $0.byAge += report.byAge
-            $0.byCount += report.byCount
-            $0.bySize += report.bySize
-        }
+        retentionTotals.withLock { $0 = $0 + report }
     }
 
     /// Applies the whole policy now: partitions wholly older than the age limit are dropped and

@@ -41,12 +41,9 @@ extension PostgresArchive {
                 try await connection.query(
                     "CREATE TABLE IF NOT EXISTS storesync_schema (version integer NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())",
                     logger: self.logger)
-                var found = 0
-                for try await version in try await connection.query(
+                let found = try await connection.query(
                     "SELECT coalesce(max(version), 0) FROM storesync_schema", logger: self.logger
-                ).decode(Int.self) {
-                    found = version
-                }
+                ).integer()
                 guard found <= Self.schemaVersion else {
                     throw PostgresArchiveError.schemaTooNew(found: found, supported: Self.schemaVersion)
                 }
@@ -64,13 +61,9 @@ extension PostgresArchive {
     /// The schema version of the database now.
     public func storedSchemaVersion() async throws -> Int {
         try await database("reading the schema version") { client in
-            var found = 0
-            for try await version in try await client.query(
+            try await client.query(
                 "SELECT coalesce(max(version), 0) FROM storesync_schema", logger: self.logger
-            ).decode(Int.self) {
-                found = version
-            }
-            return found
+            ).integer()
         }
     }
 }
