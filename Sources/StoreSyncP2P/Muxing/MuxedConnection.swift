@@ -242,7 +242,11 @@ final class MuxedConnection<Machine: MuxerMachine>: StreamOwner {
             }
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 let wake = state.withLock { state -> Wake? in
-                    guard state.streams[key] != nil, state.failure == nil, state.machine.sendable(key) == 0 else {
+                    // The machine forgets a reset stream before `apply` marks it: a writer that
+                    // parked in between would wait for a wake that never comes.
+                    guard let stream = state.streams[key], !stream.reset, !stream.localClosed, state.failure == nil,
+                        state.machine.sendable(key) == 0
+                    else {
                         return .writer(continuation, .success(()))
                     }
                     state.streams[key]?.writer = continuation
