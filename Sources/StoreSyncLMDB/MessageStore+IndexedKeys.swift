@@ -22,6 +22,19 @@ extension MessageStore {
         try pubsubTopics().reduce(0) { $0 + (try deleteMessages(in: range, pubsubTopic: $1)) }
     }
 
+    /// Empties every key index, with its records and the content-topic index and ids; markers
+    /// stay. For an index that is to be loaded anew (see `KeyIndexLoader`).
+    public func removeAllKeys() throws {
+        try environment.write { txn in
+            for database in [
+                databases.scopes, databases.nodes, databases.messages, databases.byContent, databases.contentTopics,
+            ] {
+                try txn.empty(database)
+            }
+            _ = try txn.delete(databases.meta, KeyIndexLoader.markerKey)
+        }
+    }
+
     /// The key and topics stored under each hash (nil where none is): of whole messages and of
     /// indexed ones alike.
     public func indexedKeys(for hashes: [MessageHash]) throws -> [IndexedKey?] {

@@ -49,11 +49,11 @@ extension MessageStore {
                     throw InvariantViolation(description: "scope \(scope.record.scopeId) of unknown kind \(scope.kind)")
                 }
             }
-            let nodeCount = try Self.entries(txn, environment.databases.nodes)
+            let nodeCount = try txn.entries(environment.databases.nodes)
             guard nodeCount == reachable else {
                 throw InvariantViolation(description: "\(nodeCount) tree nodes stored, \(reachable) reachable")
             }
-            let messages = try Self.entries(txn, environment.databases.messages)
+            let messages = try txn.entries(environment.databases.messages)
             guard messages == indexedMessages else {
                 throw InvariantViolation(description: "\(messages) messages stored, \(indexedMessages) indexed")
             }
@@ -61,18 +61,12 @@ extension MessageStore {
                 throw InvariantViolation(
                     description: "\(indexedByContentTopic) keys in content-topic trees for \(messages) messages")
             }
-            let secondary = try Self.entries(txn, environment.databases.byContent)
+            let secondary = try txn.entries(environment.databases.byContent)
             guard secondary == messages else {
                 throw InvariantViolation(
                     description: "\(secondary) content-topic index entries for \(messages) messages")
             }
         }
-    }
-
-    private static func entries(_ txn: LMDBTransaction, _ dbi: MDB_dbi) throws -> Int {
-        var stat = MDB_stat()
-        try StoreError.check(mdb_stat(txn.pointer, dbi, &stat), "stat")
-        return Int(stat.ms_entries)
     }
 
     /// The content topic of each id.

@@ -387,7 +387,7 @@ public final class MessageStore: Sendable {
         return try TreeWriters.record(txn, databases, ScopeKey.messages(pubsubTopic))
     }
 
-    private func contentTopicId(_ cache: inout [String: UInt32], txn: LMDBTransaction, topic: String) throws -> UInt32 {
+    func contentTopicId(_ cache: inout [String: UInt32], txn: LMDBTransaction, topic: String) throws -> UInt32 {
         if let id = cache[topic] { return id }
         let id: UInt32
         if let stored = try storedContentTopicId(txn, topic: topic) {

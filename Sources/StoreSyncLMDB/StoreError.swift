@@ -1,4 +1,5 @@
 import CLMDB
+import Glibc
 
 /// A failure of the LMDB store, with what was being done when it happened.
 public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
@@ -22,6 +23,8 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidRequest(String)
     /// The store is closing: its threads take no more work.
     case closed
+    /// A scratch file of a bulk load could not be written or read.
+    case scratchFile(path: String, operation: String, errno: Int32)
 
     public var description: String {
         switch self {
@@ -38,6 +41,8 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
         case .invalidConfiguration(let reason): "invalid store configuration: \(reason)"
         case .invalidRequest(let reason): "invalid request to the store: \(reason)"
         case .closed: "the store is closed"
+        case .scratchFile(let path, let operation, let code):
+            "scratch file \(path): \(operation) failed: \(String(cString: strerror(code)))"
         }
     }
 
