@@ -106,9 +106,29 @@ final class HashSortedRuns {
         buffer.removeAll(keepingCapacity: true)
     }
 
+    /// Sorts the buffer by hash: hashes are uniform, so one counting pass on their first 16 bits
+    /// puts every record within a small bucket, and the buckets are sorted one by one.
     private func sortBuffer() {
-        buffer.sort { $0.hash < $1.hash }
+        guard buffer.count > 1 else { return }
+        var starts = [Int](repeating: 0, count: Self.buckets + 1)
+        for record in buffer { starts[Int(record.hash.word0 >> 48) + 1] += 1 }
+        for bucket in 0..<Self.buckets { starts[bucket + 1] += starts[bucket] }
+        var next = starts
+        var sorted = [PendingRecord](unsafeUninitializedCapacity: buffer.count) { out, initialized in
+            for record in buffer {
+                let bucket = Int(record.hash.word0 >> 48)
+                (out.baseAddress! + next[bucket]).initialize(to: record)
+                next[bucket] += 1
+            }
+            initialized = buffer.count
+        }
+        for bucket in 0..<Self.buckets where starts[bucket + 1] - starts[bucket] > 1 {
+            sorted[starts[bucket]..<starts[bucket + 1]].sort { $0.hash < $1.hash }
+        }
+        buffer = sorted
     }
+
+    static let buckets = 1 << 16
 
     private func removeFiles() {
         for path in runs { unlink(path) }

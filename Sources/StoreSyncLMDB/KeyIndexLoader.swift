@@ -10,8 +10,13 @@ import StoreSyncCore
 /// pubsub topic. Trees are built bottom up as the windows come (`TreeBuilder`); index records
 /// wait in hash order (`HashSortedRuns`, memory bounded by `runLength`) and are appended to the
 /// `messages` database at the end; the content-topic index is appended from the finished
-/// content-topic trees. A load that does not finish leaves a marker (`isInterrupted`): the index
-/// is partial, and is emptied (`removeAllKeys`) before it is loaded again.
+/// content-topic trees.
+///
+/// The load's commits are not flushed one by one: the disk writes them behind the work, and
+/// `finish` flushes once. Until then the scratch directory, made before the first write and
+/// removed after the flush, marks the index as partial (`isInterrupted`): after a crash, even of
+/// the machine, its files are to be removed before the store is opened again
+/// (`removeInterruptedIndex`). Load only an index that nothing else writes meanwhile.
 ///
 /// Every call runs LMDB write transactions: call it from a thread that may block, one call at
 /// a time.
@@ -56,23 +61,21 @@ public final class KeyIndexLoader {
 
     /// Records and content-index entries written per transaction at the end of a load.
     static let appendChunk = 500_000
-    static let markerKey = Array("bulk-load".utf8)
 
-    /// Starts a load into `store`, which must hold no keys; `scratchDirectory` (created, and
-    /// removed by `finish`) holds the sorted runs of records beyond `runLength` in memory
-    /// (48 bytes each).
+    /// Starts a load into `store`, which must hold no keys. `scratchDirectory` (made now, and
+    /// removed by `finish`) marks the load as unfinished and holds the sorted runs of records
+    /// beyond `runLength` in memory (48 bytes each).
     public init(store: MessageStore, scratchDirectory: String, runLength: Int = 2_000_000) throws {
         self.store = store
         self.scratchDirectory = scratchDirectory
         records = HashSortedRuns(directory: scratchDirectory, runLength: runLength)
-        try store.environment.write { txn in
+        try store.environment.read { txn in
             let databases = store.databases
             guard try txn.entries(databases.scopes) == 0, try txn.entries(databases.messages) == 0,
                 try txn.entries(databases.nodes) == 0
             else {
                 throw StoreError.invalidRequest("a bulk load needs an index without keys")
             }
-            try txn.put(databases.meta, Self.markerKey, [1])
         }
         try? FileManager.default.removeItem(atPath: scratchDirectory)
         do {
@@ -80,11 +83,55 @@ public final class KeyIndexLoader {
         } catch {
             throw StoreError.scratchFile(path: scratchDirectory, operation: "create directory", errno: EIO)
         }
+        try Self.flushDirectory(containing: scratchDirectory)
+        try store.environment.deferFlushes(true)
     }
 
-    /// Whether a load into `store` began and did not finish: its index is partial.
-    public static func isInterrupted(_ store: MessageStore) throws -> Bool {
-        try store.environment.read { txn in try txn.get(store.databases.meta, markerKey) != nil }
+    /// Whether a load that made `scratchDirectory` did not finish: its index is partial, and
+    /// after a machine crash perhaps not even readable.
+    public static func isInterrupted(scratchDirectory: String) -> Bool {
+        FileManager.default.fileExists(atPath: scratchDirectory)
+    }
+
+    /// Removes the files of an index whose load did not finish, before the store is opened
+    /// again, and the load's scratch directory. Does nothing if the load was not interrupted.
+    public static func removeInterruptedIndex(directory: String, scratchDirectory: String) throws {
+        guard isInterrupted(scratchDirectory: scratchDirectory) else { return }
+        for file in ["data.mdb", "lock.mdb"] {
+            let path = directory + "/" + file
+            guard unlink(path) == 0 || errno == ENOENT else {
+                throw StoreError.scratchFile(path: path, operation: "remove", errno: errno)
+            }
+        }
+        try removeScratch(scratchDirectory)
+    }
+
+    /// Gives the load up: empties the index and removes the scratch directory, flushed.
+    public func abandon() throws {
+        try store.environment.deferFlushes(false)
+        try store.removeAllKeys()
+        try store.environment.flush()
+        try Self.removeScratch(scratchDirectory)
+    }
+
+    private static func removeScratch(_ path: String) throws {
+        do {
+            try FileManager.default.removeItem(atPath: path)
+        } catch {
+            throw StoreError.scratchFile(path: path, operation: "remove", errno: EIO)
+        }
+        try flushDirectory(containing: path)
+    }
+
+    /// Makes the creation or removal of `path` durable.
+    private static func flushDirectory(containing path: String) throws {
+        let parent = (path as NSString).deletingLastPathComponent
+        let descriptor = open(parent.isEmpty ? "." : parent, O_RDONLY | O_DIRECTORY)
+        guard descriptor >= 0 else { throw StoreError.scratchFile(path: parent, operation: "open", errno: errno) }
+        defer { close(descriptor) }
+        guard fsync(descriptor) == 0 else {
+            throw StoreError.scratchFile(path: parent, operation: "fsync", errno: errno)
+        }
     }
 
     /// Adds one window's keys. Every key must be above every key added before in its pubsub
@@ -108,24 +155,27 @@ public final class KeyIndexLoader {
         trees = try store.environment.write { txn -> Trees in
             var trees = before
             let databases = store.databases
+            // Each builder is taken out of its dictionary while keys go in, so that it is
+            // changed in place, not copied.
             for (topic, keys) in pubsubKeys {
-                if trees.pubsub[topic] == nil {
-                    trees.pubsub[topic] = TreeBuilder(
-                        scopeId: try txn.nextCounter(databases.meta, TreeWriters.nextScopeKey))
-                }
-                for key in keys { try trees.pubsub[topic]!.append(key, txn, nodes: databases.nodes) }
+                var builder =
+                    try trees.pubsub.removeValue(forKey: topic)
+                    ?? TreeBuilder(scopeId: try txn.nextCounter(databases.meta, TreeWriters.nextScopeKey))
+                for key in keys { try builder.append(key, txn, nodes: databases.nodes) }
+                trees.pubsub[topic] = builder
             }
             for group in sorted {
                 let contentId = try store.contentTopicId(&trees.contentIds, txn: txn, topic: group.contentTopic)
                 let scope = ContentScope(contentId: contentId, pubsubTopic: group.pubsubTopic)
-                if trees.content[scope] == nil {
-                    trees.content[scope] = TreeBuilder(
-                        scopeId: try txn.nextCounter(databases.meta, TreeWriters.nextScopeKey))
-                }
-                for key in group.keys { try trees.content[scope]!.append(key, txn, nodes: databases.nodes) }
+                var builder =
+                    try trees.content.removeValue(forKey: scope)
+                    ?? TreeBuilder(scopeId: try txn.nextCounter(databases.meta, TreeWriters.nextScopeKey))
+                for key in group.keys { try builder.append(key, txn, nodes: databases.nodes) }
+                trees.content[scope] = builder
             }
             return trees
         }
+        store.environment.startWriteback()
         for group in sorted {
             let pair = TopicPair(pubsubTopic: group.pubsubTopic, contentTopic: group.contentTopic)
             let id: UInt32
@@ -143,12 +193,11 @@ public final class KeyIndexLoader {
     }
 
     /// Writes what is still in memory: the trees' open nodes and scope records, the index
-    /// records, the content-topic index; then clears the marker. Returns how many keys were
-    /// loaded. A hash that came with two timestamps fails the load (`invalidRequest`): the
-    /// index keeps one key per hash.
+    /// records, the content-topic index; flushes it all to the disk and removes the scratch
+    /// directory. Returns how many keys were loaded. A hash that came with two timestamps fails
+    /// the load (`invalidRequest`): the index keeps one key per hash.
     @discardableResult
     public func finish() throws -> Int {
-        defer { try? FileManager.default.removeItem(atPath: scratchDirectory) }
         let store = self.store
         let databases = store.databases
         let built = trees
@@ -169,7 +218,9 @@ public final class KeyIndexLoader {
         let loaded = records.count
         try appendRecords()
         try appendContentIndex(scopes: scopes)
-        try store.environment.write { txn in _ = try txn.delete(databases.meta, Self.markerKey) }
+        try store.environment.deferFlushes(false)
+        try store.environment.flush()
+        try Self.removeScratch(scratchDirectory)
         return loaded
     }
 
@@ -190,19 +241,24 @@ public final class KeyIndexLoader {
         func write() throws {
             let pending = batch
             try store.environment.write { txn in
-                var value: [UInt8] = []
-                for record in pending {
-                    value.removeAll(keepingCapacity: true)
-                    value.append(StoredRecord.indexedFormat)
-                    value.appendBigEndian(record.timestamp)
-                    value.append(contentsOf: suffixes[Int(record.topics)])
-                    let hash = record.hash
-                    let key = (hash.word0.bigEndian, hash.word1.bigEndian, hash.word2.bigEndian, hash.word3.bigEndian)
-                    try withUnsafeBytes(of: key) { key in
-                        try value.withUnsafeBytes { value in try txn.append(messages, key, value) }
+                try LMDBAppender.with(txn, messages) { appender in
+                    var value: [UInt8] = []
+                    for record in pending {
+                        value.removeAll(keepingCapacity: true)
+                        value.append(StoredRecord.indexedFormat)
+                        value.appendBigEndian(record.timestamp)
+                        value.append(contentsOf: suffixes[Int(record.topics)])
+                        let hash = record.hash
+                        let key = (
+                            hash.word0.bigEndian, hash.word1.bigEndian, hash.word2.bigEndian, hash.word3.bigEndian
+                        )
+                        try withUnsafeBytes(of: key) { key in
+                            try value.withUnsafeBytes { value in try appender.append(key, value) }
+                        }
                     }
                 }
             }
+            store.environment.startWriteback()
             batch.removeAll(keepingCapacity: true)
         }
         var previous: PendingRecord?
@@ -243,17 +299,19 @@ public final class KeyIndexLoader {
             for start in stride(from: 0, to: total, by: Self.appendChunk) {
                 try store.environment.write { txn in
                     let snapshot = KeyIndexSnapshot(txn: txn, nodes: databases.nodes, record: tree.record)
-                    var entry = [UInt8](repeating: 0, count: 48)
-                    try snapshot.forEachKey(in: start..<min(total, start + Self.appendChunk)) { key in
-                        entry.withUnsafeMutableBytes { out in
-                            out.storeBytes(of: tree.pubsubScope.bigEndian, toByteOffset: 0, as: UInt32.self)
-                            out.storeBytes(of: tree.contentId.bigEndian, toByteOffset: 4, as: UInt32.self)
-                            MutableNode.store(key, into: out, at: 8)
+                    try LMDBAppender.with(txn, databases.byContent) { appender in
+                        var entry = [UInt8](repeating: 0, count: 48)
+                        try snapshot.forEachKey(in: start..<min(total, start + Self.appendChunk)) { key in
+                            entry.withUnsafeMutableBytes { out in
+                                out.storeBytes(of: tree.pubsubScope.bigEndian, toByteOffset: 0, as: UInt32.self)
+                                out.storeBytes(of: tree.contentId.bigEndian, toByteOffset: 4, as: UInt32.self)
+                                MutableNode.store(key, into: out, at: 8)
+                            }
+                            try entry.withUnsafeBytes { entry in
+                                try appender.append(entry, UnsafeRawBufferPointer(start: nil, count: 0))
+                            }
+                            return true
                         }
-                        try entry.withUnsafeBytes { entry in
-                            try [UInt8]().withUnsafeBytes { empty in try txn.append(databases.byContent, entry, empty) }
-                        }
-                        return true
                     }
                 }
             }

@@ -193,6 +193,26 @@ final class LMDBEnvironment: @unchecked Sendable {
         }
     }
 
+    /// Turns the flush of each commit off (the commits of a bulk load, flushed once at its end
+    /// by `flush()`) or back to what the configuration says.
+    func deferFlushes(_ deferring: Bool) throws {
+        guard configuration.durability != .noSync else { return }
+        try StoreError.check(mdb_env_set_flags(pointer, UInt32(MDB_NOSYNC), deferring ? 1 : 0), "set flush mode")
+    }
+
+    /// Starts writing what is committed to the disk, without waiting for it: with flushes
+    /// deferred, the disk then works behind a bulk load instead of all at its end.
+    func startWriteback() {
+        var descriptor: Int32 = -1
+        guard mdb_env_get_fd(pointer, &descriptor) == 0, descriptor >= 0 else { return }
+        _ = storesync_start_writeback(descriptor)
+    }
+
+    /// Writes every committed transaction to the disk.
+    func flush() throws {
+        try StoreError.check(mdb_env_sync(pointer, 1), "flush")
+    }
+
     /// The current map size in bytes.
     var currentMapSize: Int { resizeLock.withShared { mapSize } }
 

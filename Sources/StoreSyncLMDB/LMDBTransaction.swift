@@ -42,17 +42,6 @@ struct LMDBTransaction {
         }
     }
 
-    /// Stores a record after every record of the database (LMDB's MDB_APPEND: no search, full
-    /// pages); a key not above the last one is refused with `invalidRequest`.
-    func append(_ dbi: MDB_dbi, _ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws {
-        var keyValue = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
-        var data = MDB_val(mv_size: value.count, mv_data: UnsafeMutableRawPointer(mutating: value.baseAddress))
-        let code = mdb_put(pointer, dbi, &keyValue, &data, UInt32(MDB_APPEND))
-        if code == MDB_KEYEXIST { throw StoreError.invalidRequest("append of a key not above the last one") }
-        if code == MDB_MAP_FULL { throw StoreError.lmdb(code: code, operation: "append", message: "map full") }
-        try StoreError.check(code, "append")
-    }
-
     /// Empties a database, keeping it open.
     func empty(_ dbi: MDB_dbi) throws {
         try StoreError.check(mdb_drop(pointer, dbi, 0), "empty database")

@@ -23,7 +23,7 @@ extension MessageStore {
     }
 
     /// Empties every key index, with its records and the content-topic index and ids; markers
-    /// stay. For an index that is to be loaded anew (see `KeyIndexLoader`).
+    /// stay. For an index that is to be built anew.
     public func removeAllKeys() throws {
         try environment.write { txn in
             for database in [
@@ -31,7 +31,6 @@ extension MessageStore {
             ] {
                 try txn.empty(database)
             }
-            _ = try txn.delete(databases.meta, KeyIndexLoader.markerKey)
         }
     }
 

@@ -29,12 +29,33 @@ extension PostgresArchive {
 
     /// Compares, for every partition, the count and XOR of the hashes in the archive with those
     /// of the index over the same time range; rebuilds the index of each partition that
-    /// differs, and removes index keys that lie in no partition. A missing index is rebuilt
-    /// whole this way; a crash between a database write and its index write heals here.
+    /// differs, and removes index keys that lie in no partition: a crash between a database
+    /// write and its index write heals here. An index without keys (missing, or emptied after a
+    /// load that did not finish) is loaded whole at bulk speed, comparing nothing.
     @discardableResult
     public func reconcileIndex() async throws -> IndexCheck {
         var check = IndexCheck()
         let partitions = try await readPartitions()
+        check.partitions = partitions.count
+        if try await keyIndex.read({ try $0.messageCount() }) == 0 {
+            var filled: [(partition: Partition, rows: Int)] = []
+            for partition in partitions {
+                let rows = try await rowCount(of: partition)
+                if rows > 0 { filled.append((partition, rows)) }
+            }
+            guard !filled.isEmpty else { return check }
+            logger.notice("the key index is empty: loading it from \(filled.count) partitions of the archive")
+            check.rebuiltPartitions = filled.count
+            do {
+                check.indexedKeys = try await loadIndex(of: filled)
+                return check
+            } catch StoreError.invalidRequest(let reason) {
+                // Rows the loader cannot take (a hash under two timestamps): key by key instead.
+                logger.warning("bulk load of the key index refused (\(reason)): indexing key by key")
+                check.indexedKeys = try await rebuildIndex(of: filled)
+                return check
+            }
+        }
         var covered = Int64(0)
         var differing: [(partition: Partition, rows: Int)] = []
         for partition in partitions {
@@ -42,7 +63,6 @@ extension PostgresArchive {
                 check.removedKeys += try await removeIndexKeys(in: covered..<partition.range.lowerBound)
             }
             covered = partition.range.upperBound
-            check.partitions += 1
             let archived = try await summary(of: partition)
             let indexed = try await indexSummary(of: partition.range)
             guard archived != indexed else { continue }
@@ -57,6 +77,15 @@ extension PostgresArchive {
         check.rebuiltPartitions = differing.count
         check.indexedKeys = try await rebuildIndex(of: differing)
         return check
+    }
+
+    /// Rows of a partition.
+    func rowCount(of partition: Partition) async throws -> Int {
+        try await database("counting \(partition.name)") { client in
+            try await client.query(
+                PostgresQuery(unsafeSQL: "SELECT count(*) FROM \(partition.name)"), logger: self.logger
+            ).integer()
+        }
     }
 
     /// Count and XOR of the partition's hashes, computed by the database.
@@ -97,23 +126,77 @@ extension PostgresArchive {
         return try await keyIndex.write { try $0.removeKeys(in: keys) }
     }
 
-    /// Replaces the index's keys of the partitions' ranges with their rows. The rows are read in
-    /// time windows of about `rebuildBatch` rows, each as one row per (pubsub topic, content
-    /// topic) carrying its timestamps and hashes in key order (decoding a few arrays costs far
-    /// less than decoding every row); two windows are read ahead while one is indexed. Returns
-    /// how many keys were indexed.
+    /// Replaces the index's keys of the partitions' ranges with their rows, key by key, window
+    /// by window (two windows read ahead while one is indexed). Returns how many keys were
+    /// indexed.
     func rebuildIndex(of partitions: [(partition: Partition, rows: Int)]) async throws -> Int {
+        for (partition, _) in partitions { _ = try await removeIndexKeys(in: partition.range) }
+        var indexed = 0
+        try await forEachWindow(of: partitions, rows: Self.rebuildBatch) { groups in
+            let entries = groups.flatMap { group in
+                group.keys.sorted().map {
+                    IndexedKey(key: $0, pubsubTopic: group.pubsubTopic, contentTopic: group.contentTopic)
+                }
+            }
+            if !entries.isEmpty { indexed += try await self.keyIndex.write { try $0.index(entries) } }
+        }
+        return indexed
+    }
+
+    /// Rows read per window of a bulk load.
+    static let loadBatch = 200_000
+
+    /// Loads an empty index with the partitions' rows at bulk speed (`KeyIndexLoader`), in
+    /// time order. Returns how many keys were loaded. A load that fails is given up, leaving the
+    /// index empty.
+    func loadIndex(of partitions: [(partition: Partition, rows: Int)]) async throws -> Int {
+        let loader = try await keyIndex.write {
+            try KeyIndexLoader(store: $0, scratchDirectory: self.configuration.indexLoadDirectory)
+        }
+        do {
+            return try await load(partitions, with: loader)
+        } catch {
+            try? await keyIndex.write { _ in try loader.abandon() }
+            throw error
+        }
+    }
+
+    private func load(_ partitions: [(partition: Partition, rows: Int)], with loader: KeyIndexLoader) async throws
+        -> Int
+    {
+        let ordered = partitions.sorted { $0.partition.range.lowerBound < $1.partition.range.lowerBound }
+        let began = ContinuousClock.now
+        var adding = Duration.zero
+        try await forEachWindow(of: ordered, rows: Self.loadBatch) { groups in
+            let step = ContinuousClock.now
+            try await self.keyIndex.write { _ in try loader.add(groups) }
+            adding += ContinuousClock.now - step
+        }
+        let finishing = ContinuousClock.now
+        let loaded = try await keyIndex.write { _ in try loader.finish() }
+        let end = ContinuousClock.now
+        logger.notice(
+            "key index loaded: \(loaded) keys in \(end - began) (trees \(adding), records and content index \(end - finishing))"
+        )
+        return loaded
+    }
+
+    /// Reads the partitions' rows in time windows of about `rows` rows, in order, and hands
+    /// each window's keys to `body`; two windows are read ahead while `body` works on one.
+    private func forEachWindow(
+        of partitions: [(partition: Partition, rows: Int)], rows: Int,
+        _ body: ([KeyIndexLoader.Group]) async throws -> Void
+    ) async throws {
         var windows: [(partition: Partition, window: Range<Int64>)] = []
-        for (partition, rows) in partitions {
-            _ = try await removeIndexKeys(in: partition.range)
-            let count = Int64(max(1, (rows + Self.rebuildBatch - 1) / Self.rebuildBatch))
-            let width = (partition.range.upperBound - partition.range.lowerBound) / count + 1
+        for (partition, count) in partitions {
+            let pieces = Int64(max(1, (count + rows - 1) / rows))
+            let width = (partition.range.upperBound - partition.range.lowerBound) / pieces + 1
             for start in stride(from: partition.range.lowerBound, to: partition.range.upperBound, by: Int(width)) {
                 windows.append((partition, start..<min(partition.range.upperBound, start + width)))
             }
         }
-        var indexed = 0
-        var reading: [Task<[IndexedKey], any Error>] = []
+        var reading: [Task<[KeyIndexLoader.Group], any Error>] = []
+        defer { for task in reading { task.cancel() } }
         var next = 0
         func readAhead() {
             while reading.count < 2, next < windows.count {
@@ -124,42 +207,40 @@ extension PostgresArchive {
         }
         readAhead()
         while !reading.isEmpty {
-            let entries = try await reading.removeFirst().value
+            let groups = try await reading.removeFirst().value
             readAhead()
-            if !entries.isEmpty {
-                indexed += try await keyIndex.write { try $0.index(entries) }
-            }
+            try await body(groups)
         }
-        return indexed
     }
 
-    /// The keys of a partition's rows with timestamps in `window`, with their topics.
-    private func keys(of partition: Partition, in window: Range<Int64>) async throws -> [IndexedKey] {
+    /// The keys of a partition's rows with timestamps in `window`, one group per topic pair
+    /// (each pair's keys come as one string of timestamps and hashes: decoding a few values
+    /// costs far less than decoding every row).
+    private func keys(of partition: Partition, in window: Range<Int64>) async throws -> [KeyIndexLoader.Group] {
         try await database("reading keys of \(partition.name)") { client in
-            var entries: [IndexedKey] = []
+            var groups: [KeyIndexLoader.Group] = []
             let rows = try await client.query(
                 PostgresQuery(
                     unsafeSQL: """
-                        SELECT pubsub_topic, content_topic,
-                               array_agg("timestamp" ORDER BY "timestamp", hash),
-                               string_agg(hash, ''::bytea ORDER BY "timestamp", hash)
+                        SELECT pubsub_topic, content_topic, string_agg(int8send("timestamp") || hash, ''::bytea)
                         FROM \(partition.name) WHERE "timestamp" >= \(window.lowerBound) AND "timestamp" < \(window.upperBound)
                         GROUP BY pubsub_topic, content_topic
                         """), logger: self.logger)
-            for try await (pubsub, content, timestamps, hashes) in rows.decode(
-                (String, String, [Int64], ByteBuffer).self)
-            {
-                var hashes = hashes
-                for timestamp in timestamps {
-                    guard let bytes = hashes.readBytes(length: 32) else { break }
-                    guard timestamp >= 0, let hash = MessageHash(bytes: bytes) else { continue }
-                    entries.append(
-                        IndexedKey(
-                            key: SyncKey(timestamp: UInt64(timestamp), hash: hash), pubsubTopic: pubsub,
-                            contentTopic: content))
+            for try await (pubsub, content, packed) in rows.decode((String, String, ByteBuffer).self) {
+                var packed = packed
+                var keys: [SyncKey] = []
+                keys.reserveCapacity(packed.readableBytes / 40)
+                while let timestamp = packed.readInteger(as: Int64.self),
+                    let word0 = packed.readInteger(as: UInt64.self), let word1 = packed.readInteger(as: UInt64.self),
+                    let word2 = packed.readInteger(as: UInt64.self), let word3 = packed.readInteger(as: UInt64.self)
+                {
+                    guard timestamp >= 0 else { continue }
+                    let hash = MessageHash(word0: word0, word1: word1, word2: word2, word3: word3)
+                    keys.append(SyncKey(timestamp: UInt64(timestamp), hash: hash))
                 }
+                groups.append(KeyIndexLoader.Group(pubsubTopic: pubsub, contentTopic: content, keys: keys))
             }
-            return entries
+            return groups
         }
     }
 

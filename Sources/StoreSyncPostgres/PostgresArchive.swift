@@ -59,7 +59,15 @@ public final class PostgresArchive: Sendable {
         clientConfiguration.options.connectTimeout = .milliseconds(Int64(configuration.operationTimeout * 1_000))
         let client = PostgresClient(configuration: clientConfiguration, backgroundLogger: logger)
         let indexConfiguration = configuration.index
-        let index = try await onThreadOfItsOwn { try MessageStore(indexConfiguration) }
+        let loadDirectory = configuration.indexLoadDirectory
+        let index = try await onThreadOfItsOwn {
+            if KeyIndexLoader.isInterrupted(scratchDirectory: loadDirectory) {
+                logger.notice("the key index was being loaded when the node stopped: removing it to load it again")
+                try KeyIndexLoader.removeInterruptedIndex(
+                    directory: indexConfiguration.directory, scratchDirectory: loadDirectory)
+            }
+            return try MessageStore(indexConfiguration)
+        }
         let archive = PostgresArchive(configuration: configuration, keyIndex: index, client: client, logger: logger)
         do {
             try await archive.migrate()

@@ -11,6 +11,9 @@ public struct PostgresArchiveConfiguration: Sendable {
     public var database: String
     /// The LMDB key index of what the archive holds, under the node's data directory.
     public var index: StoreConfiguration
+    /// Where a bulk load of the key index keeps its scratch files; there while a load is
+    /// unfinished.
+    public var indexLoadDirectory: String { index.directory + "/bulk-load" }
     /// The time one partition of the messages table covers, in seconds.
     public var partitionSeconds: UInt64
     /// Partitions created ahead of the clock, so that ingest at an hour's turn does not wait on

@@ -53,15 +53,14 @@ struct KeyIndexLoaderTests {
         let loaded = try store(directory, "loaded")
         let indexed = try store(directory, "indexed")
         let loader = try KeyIndexLoader(store: loaded, scratchDirectory: directory.sub("scratch"), runLength: runLength)
-        #expect(try KeyIndexLoader.isInterrupted(loaded))
+        #expect(KeyIndexLoader.isInterrupted(scratchDirectory: directory.sub("scratch")))
         for window in windows {
             try loader.add(groups(window))
             try indexed.index(window)
         }
         let all = windows.joined()
         #expect(try loader.finish() == all.count)
-        #expect(try KeyIndexLoader.isInterrupted(loaded) == false)
-        #expect(!FileManager.default.fileExists(atPath: directory.sub("scratch")))
+        #expect(KeyIndexLoader.isInterrupted(scratchDirectory: directory.sub("scratch")) == false)
         try loaded._checkInvariants()
 
         for topic in pubsubTopics {
@@ -140,28 +139,35 @@ struct KeyIndexLoaderTests {
             ])
         }
         #expect(throws: StoreError.self) { try loader.finish() }
-        // The load did not finish: the index says so, and is emptied before loading again.
-        #expect(try KeyIndexLoader.isInterrupted(store))
+        // The load did not finish: its scratch directory says so until it is given up.
+        #expect(KeyIndexLoader.isInterrupted(scratchDirectory: directory.sub("scratch")))
+        try loader.abandon()
+        #expect(KeyIndexLoader.isInterrupted(scratchDirectory: directory.sub("scratch")) == false)
+        #expect(try store.statistics().messages == 0)
+        try store._checkInvariants()
     }
 
-    @Test func anInterruptedLoadIsEmptiedAndLoadedAgain() throws {
+    @Test func anInterruptedLoadIsRemovedAndLoadedAgain() throws {
         var rng = SplitMix64(seed: 9)
         let directory = try TemporaryDirectory()
-        let store = try Self.store(directory, "s")
+        let scratch = directory.sub("s/bulk-load")
         let windows = Self.windows(count: 3_000, rng: &rng)
         do {
-            let loader = try KeyIndexLoader(store: store, scratchDirectory: directory.sub("scratch"), runLength: 500)
+            let store = try Self.store(directory, "s")
+            let loader = try KeyIndexLoader(store: store, scratchDirectory: scratch, runLength: 500)
             for window in windows.prefix(windows.count / 2) { try loader.add(Self.groups(window)) }
+            // Not empty: a second load is refused.
+            #expect(throws: StoreError.self) {
+                _ = try KeyIndexLoader(store: store, scratchDirectory: directory.sub("other"))
+            }
         }
-        #expect(try KeyIndexLoader.isInterrupted(store))
-        // Not empty: a second load is refused until the index is emptied.
-        #expect(throws: StoreError.self) {
-            _ = try KeyIndexLoader(store: store, scratchDirectory: directory.sub("scratch"))
-        }
-        try store.removeAllKeys()
-        #expect(try KeyIndexLoader.isInterrupted(store) == false)
+        // The process stops here; at the next start the partial index is removed before opening.
+        #expect(KeyIndexLoader.isInterrupted(scratchDirectory: scratch))
+        try KeyIndexLoader.removeInterruptedIndex(directory: directory.sub("s"), scratchDirectory: scratch)
+        #expect(KeyIndexLoader.isInterrupted(scratchDirectory: scratch) == false)
+        let store = try Self.store(directory, "s")
         #expect(try store.statistics().messages == 0)
-        let loader = try KeyIndexLoader(store: store, scratchDirectory: directory.sub("scratch"))
+        let loader = try KeyIndexLoader(store: store, scratchDirectory: scratch)
         for window in windows { try loader.add(Self.groups(window)) }
         #expect(try loader.finish() == windows.joined().count)
         try store._checkInvariants()

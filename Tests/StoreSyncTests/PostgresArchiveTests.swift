@@ -177,8 +177,24 @@ struct PostgresArchiveTests {
             // A missing index is rebuilt whole from the archive.
             try FileManager.default.removeItem(atPath: directory.sub("index-archive"))
             let rebuilt = try await Self.archive(server, directory, create: false)
-            defer { rebuilt.close() }
             #expect(try await Self.indexedKeys(rebuilt) == Self.keys(messages))
+            try await rebuilt.keyIndex.read { try $0._checkInvariants() }
+            let loadDirectory = rebuilt.configuration.indexLoadDirectory
+            #expect(!KeyIndexLoader.isInterrupted(scratchDirectory: loadDirectory))
+            rebuilt.close()
+
+            // A load cut off by a machine crash: its scratch directory is left, and the index
+            // file, written without flushes, may be unreadable. Both are removed at open and
+            // the index is loaded again.
+            try FileManager.default.createDirectory(atPath: loadDirectory, withIntermediateDirectories: true)
+            let file = directory.sub("index-archive") + "/data.mdb"
+            let size = try #require(try FileManager.default.attributesOfItem(atPath: file)[.size] as? Int)
+            try Data(repeating: 0xA5, count: size).write(to: URL(fileURLWithPath: file))
+            let reloaded = try await Self.archive(server, directory, create: false)
+            defer { reloaded.close() }
+            #expect(!KeyIndexLoader.isInterrupted(scratchDirectory: loadDirectory))
+            #expect(try await Self.indexedKeys(reloaded) == Self.keys(messages))
+            try await reloaded.keyIndex.read { try $0._checkInvariants() }
         }
     }
 

@@ -6,7 +6,7 @@ import StoreSyncPostgres
 
 // archive-bench: the node's archives side by side on the same messages, through `MessageArchive`.
 //   archive-bench --archive lmdb|postgres [--url postgres://…/db] [--n 1000000] [--payload 200]
-//                 [--hours 24] [--queries 2000] [--cap]
+//                 [--hours 24] [--queries 2000] [--cap] [--rebuild-only]
 // 1. Ingest: --n messages of --payload bytes over --hours hours, 8 content topics, 2 pubsub
 //    topics, in calls of 5 000, two calls in flight (as a node's transfers and imports overlap).
 // 2. Store v3 queries on the full archive: by content topic and a one-hour time range (a page of
@@ -15,6 +15,7 @@ import StoreSyncPostgres
 // 4. PostgreSQL only, with --cap: the archive put under a size cap of half its size: the pass
 //    that brings it there, then --n / 10 newer messages ingested under the cap, the largest size
 //    seen after each call, and the dead tuples left.
+// --rebuild-only: the database already holds an archive (of an earlier run): only step 3.
 // The LMDB store runs with full durability; the PostgreSQL server with its own settings.
 
 var kind = "lmdb"
@@ -24,10 +25,15 @@ var payload = 200
 var hours = 24
 var queryCount = 2_000
 var cap = false
+var rebuildOnly = false
 var arguments = CommandLine.arguments.dropFirst().makeIterator()
 while let flag = arguments.next() {
     if flag == "--cap" {
         cap = true
+        continue
+    }
+    if flag == "--rebuild-only" {
+        rebuildOnly = true
         continue
     }
     guard let value = arguments.next() else { break }
@@ -100,6 +106,19 @@ defer { try? FileManager.default.removeItem(atPath: directory) }
     _ = try await pending?.value
     if let measure { largest = max(largest, try await measure()) }
     return (Double(count) / (ContinuousClock.now - began).seconds, largest)
+}
+
+if rebuildOnly {
+    let began = ContinuousClock.now
+    let archive = try require(try await open() as? PostgresArchive)
+    let seconds = (ContinuousClock.now - began).seconds
+    let keys = try await archive.keyIndex.read { try $0.messageCount() }
+    print(
+        String(
+            format: "  key index rebuilt from the archive: %d keys, %.2f s, %.0f keys/s", keys, seconds,
+            Double(keys) / seconds))
+    archive.close()
+    exit(0)
 }
 
 let archive = try await open()
