@@ -7,7 +7,8 @@ import StoreSyncCore
 /// have written for the same keys, with fuller pages.
 ///
 /// Keys come in windows of time, each window above every key of the windows before it in each
-/// pubsub topic. Trees are built bottom up as the windows come (`TreeBuilder`); index records
+/// pubsub topic. Trees are built bottom up as the windows come (`TreeBuilder`), their nodes
+/// kept aside (`SpilledNodes`) and appended in key order at the end; index records
 /// wait in hash order (`HashSortedRuns`, memory bounded by `runLength`) and are appended to the
 /// `messages` database at the end; the content-topic index is appended from the finished
 /// content-topic trees.
@@ -55,6 +56,7 @@ public final class KeyIndexLoader {
     private let scratchDirectory: String
     private var trees = Trees()
     private let records: HashSortedRuns
+    private let nodes: SpilledNodes
     /// Each topic pair's id in `PendingRecord.topics` is its position here.
     private var pairs: [TopicPair] = []
     private var pairIds: [TopicPair: UInt32] = [:]
@@ -62,9 +64,10 @@ public final class KeyIndexLoader {
     /// Records and content-index entries written per transaction at the end of a load.
     static let appendChunk = 500_000
 
-    /// Starts a load into `store`, which must hold no keys. `scratchDirectory` (made now, and
-    /// removed by `finish`) marks the load as unfinished and holds the sorted runs of records
-    /// beyond `runLength` in memory (48 bytes each).
+    /// Starts a load into `store`, which must hold no keys and no content topics (a load under
+    /// way has named its topics, and only those). `scratchDirectory` (made now, and removed by
+    /// `finish`) marks the load as unfinished and holds the tree nodes and the sorted runs of
+    /// records beyond `runLength` in memory (48 bytes each).
     public init(store: MessageStore, scratchDirectory: String, runLength: Int = 2_000_000) throws {
         self.store = store
         self.scratchDirectory = scratchDirectory
@@ -72,7 +75,7 @@ public final class KeyIndexLoader {
         try store.environment.read { txn in
             let databases = store.databases
             guard try txn.entries(databases.scopes) == 0, try txn.entries(databases.messages) == 0,
-                try txn.entries(databases.nodes) == 0
+                try txn.entries(databases.nodes) == 0, try txn.entries(databases.contentTopics) == 0
             else {
                 throw StoreError.invalidRequest("a bulk load needs an index without keys")
             }
@@ -84,6 +87,7 @@ public final class KeyIndexLoader {
             throw StoreError.scratchFile(path: scratchDirectory, operation: "create directory", errno: EIO)
         }
         try Self.flushDirectory(containing: scratchDirectory)
+        nodes = try SpilledNodes(path: scratchDirectory + "/nodes")
         try store.environment.deferFlushes(true)
     }
 
@@ -161,7 +165,7 @@ public final class KeyIndexLoader {
                 var builder =
                     try trees.pubsub.removeValue(forKey: topic)
                     ?? TreeBuilder(scopeId: try txn.nextCounter(databases.meta, TreeWriters.nextScopeKey))
-                for key in keys { try builder.append(key, txn, nodes: databases.nodes) }
+                for key in keys { try builder.append(key, into: nodes) }
                 trees.pubsub[topic] = builder
             }
             for group in sorted {
@@ -170,7 +174,7 @@ public final class KeyIndexLoader {
                 var builder =
                     try trees.content.removeValue(forKey: scope)
                     ?? TreeBuilder(scopeId: try txn.nextCounter(databases.meta, TreeWriters.nextScopeKey))
-                for key in group.keys { try builder.append(key, txn, nodes: databases.nodes) }
+                for key in group.keys { try builder.append(key, into: nodes) }
                 trees.content[scope] = builder
             }
             return trees
@@ -205,16 +209,17 @@ public final class KeyIndexLoader {
             var trees = built
             var scopes: [(key: [UInt8], record: ScopeRecord)] = []
             for topic in trees.pubsub.keys {
-                let record = try trees.pubsub[topic]!.finish(txn, nodes: databases.nodes)
+                let record = try trees.pubsub[topic]!.finish(into: nodes)
                 scopes.append((ScopeKey.messages(topic), record))
             }
             for scope in trees.content.keys {
-                let record = try trees.content[scope]!.finish(txn, nodes: databases.nodes)
+                let record = try trees.content[scope]!.finish(into: nodes)
                 scopes.append((ScopeKey.contentTopic(scope.contentId, pubsubTopic: scope.pubsubTopic), record))
             }
             for (key, record) in scopes { try txn.put(databases.scopes, key, record.encoded()) }
             return scopes
         }
+        try nodes.append(scopes.map(\.record), to: store.environment, nodes: databases.nodes)
         let loaded = records.count
         try appendRecords()
         try appendContentIndex(scopes: scopes)

@@ -1,0 +1,122 @@
+import CLMDB
+import Glibc
+import StoreSyncCore
+
+/// The tree nodes of a bulk load, held in a scratch file until every tree is built and they can
+/// be appended to the `nodes` database in key order. Written where they belong as they come,
+/// the nodes of the many trees a load grows side by side would land between one another's,
+/// and every page would be split in half: twice the pages, and twice the bytes to the disk.
+final class SpilledNodes {
+    private let path: String
+    private var descriptor: Int32
+    /// Encoded nodes not yet written to the file.
+    private var pending: [UInt8] = []
+    /// Bytes in the file.
+    private var written = 0
+    /// Where each scope's nodes lie in the file, at position node id - 1.
+    private var places: [UInt32: [Place]] = [:]
+
+    private struct Place {
+        var offset: Int
+        var length: Int
+    }
+
+    /// Bytes gathered before one write to the file.
+    static let bufferSize = 4 << 20
+    /// Nodes appended per write transaction.
+    static let appendChunk = 50_000
+
+    init(path: String) throws {
+        self.path = path
+        descriptor = open(path, O_CREAT | O_TRUNC | O_RDWR, 0o600)
+        guard descriptor >= 0 else { throw StoreError.scratchFile(path: path, operation: "create", errno: errno) }
+        pending.reserveCapacity(Self.bufferSize)
+    }
+
+    deinit {
+        if descriptor >= 0 { close(descriptor) }
+        unlink(path)
+    }
+
+    /// Keeps node `id` of `scope`; a node kept before under the same id (by a transaction that
+    /// is run again) is replaced.
+    func put(_ node: MutableNode, scope: UInt32, id: UInt64) throws {
+        let size = node.encodedSize
+        if pending.count + size > Self.bufferSize { try writePending() }
+        let start = pending.count
+        pending.append(contentsOf: repeatElement(0, count: size))
+        pending.withUnsafeMutableBytes { bytes in
+            node.encode(into: UnsafeMutableRawBufferPointer(rebasing: bytes[start..<start + size]))
+        }
+        let place = Place(offset: written + start, length: size)
+        let index = Int(id) - 1
+        if index < places[scope, default: []].count {
+            places[scope]![index] = place
+        } else {
+            places[scope, default: []].append(place)
+        }
+    }
+
+    /// Appends the nodes of every scope in `scopes`, ids 1 up to its record's next node id, to
+    /// `nodes`, which holds no nodes yet.
+    func append(_ scopes: [ScopeRecord], to environment: LMDBEnvironment, nodes: MDB_dbi) throws {
+        try writePending()
+        guard written > 0 else { return }
+        guard let mapping = mmap(nil, written, PROT_READ, MAP_SHARED, descriptor, 0), mapping != MAP_FAILED else {
+            throw StoreError.scratchFile(path: path, operation: "map", errno: errno)
+        }
+        defer { munmap(mapping, written) }
+        let file = UnsafeRawBufferPointer(start: mapping, count: written)
+        var queue: [(scope: UInt32, places: [Place])] = []
+        for record in scopes.sorted(by: { $0.scopeId < $1.scopeId }) {
+            let kept = places[record.scopeId] ?? []
+            let count = Int(record.nextNodeId) - 1
+            guard count <= kept.count else {
+                throw StoreError.scratchFile(path: path, operation: "read (a node was never kept)", errno: EIO)
+            }
+            queue.append((record.scopeId, Array(kept.prefix(count))))
+        }
+        var position = (scope: 0, node: 0)
+        while position.scope < queue.count {
+            position = try environment.write { txn in
+                var (scope, node) = position
+                try LMDBAppender.with(txn, nodes) { appender in
+                    var appended = 0
+                    while scope < queue.count, appended < Self.appendChunk {
+                        let (scopeId, places) = queue[scope]
+                        while node < places.count, appended < Self.appendChunk {
+                            let place = places[node]
+                            try withNodeKey(scope: scopeId, node: UInt64(node + 1)) { key in
+                                try appender.append(
+                                    key,
+                                    UnsafeRawBufferPointer(rebasing: file[place.offset..<place.offset + place.length]))
+                            }
+                            node += 1
+                            appended += 1
+                        }
+                        if node == places.count {
+                            scope += 1
+                            node = 0
+                        }
+                    }
+                }
+                return (scope, node)
+            }
+            environment.startWriteback()
+        }
+    }
+
+    private func writePending() throws {
+        try pending.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                let count = pwrite(descriptor, raw.baseAddress! + offset, raw.count - offset, off_t(written + offset))
+                if count < 0 && errno == EINTR { continue }
+                guard count > 0 else { throw StoreError.scratchFile(path: path, operation: "write", errno: errno) }
+                offset += count
+            }
+        }
+        written += pending.count
+        pending.removeAll(keepingCapacity: true)
+    }
+}
