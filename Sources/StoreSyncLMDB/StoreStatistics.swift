@@ -18,6 +18,10 @@ public struct StoreStatistics: Equatable, Sendable {
     public var topics: [Topic]
     /// The data file and its pages.
     public var disk: DiskUsage
+    /// Bytes the messages take in an archive outside this store, as that archive measures them
+    /// (PostgreSQL: the partitions with their indexes and TOAST); nil when the store holds the
+    /// messages itself.
+    public var archiveBytes: Int?
     /// What the store keeps.
     public var retention: RetentionPolicy
 

@@ -75,7 +75,17 @@ public final class PostgresServer: Sendable {
 
     /// Stops the server (immediate shutdown, as a crash) and starts it again on the same port.
     public func restart() async throws {
+        try await halt()
+        try await resume()
+    }
+
+    /// Stops the server at once, as a crash, keeping its cluster for `resume()`.
+    public func halt() async throws {
         try await Self.asServerUser("\(binaries)/pg_ctl -D \(directory)/data -m immediate -w stop")
+    }
+
+    /// Starts a halted server again on the same port.
+    public func resume() async throws {
         try await Self.asServerUser(
             "\(binaries)/pg_ctl -D \(directory)/data -l \(directory)/log -w -t 60 -o \"-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c fsync=off\" start"
         )

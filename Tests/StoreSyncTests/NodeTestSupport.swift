@@ -24,18 +24,19 @@ final class TestNode {
 
     init(
         allowPush: Bool = false, maximumFrameSize: Int = 4 << 20, rateLimits: RateLimitPolicy = .none,
-        retention: RetentionPolicy = .none, postgres: PostgresServer? = nil,
+        retention: RetentionPolicy = .none, postgres: PostgresServer? = nil, postgresTimeout: Double = 30,
         configure: (inout NodeConfiguration) -> Void = { _ in }
     ) async throws {
         directory = try TemporaryDirectory("node")
         if let postgres {
             let database = "node_\(UUID().uuidString.prefix(8).lowercased())"
             try await postgres.psql("CREATE DATABASE \(database)")
-            archive = try await PostgresArchive.open(
-                try PostgresArchiveConfiguration(
-                    url: postgres.url(database: database),
-                    index: StoreConfiguration(directory: directory.sub("index"), durability: .noSync),
-                    retention: retention), now: 1_700_000_000_000_000_000)
+            var archiveConfiguration = try PostgresArchiveConfiguration(
+                url: postgres.url(database: database),
+                index: StoreConfiguration(directory: directory.sub("index"), durability: .noSync),
+                retention: retention)
+            archiveConfiguration.operationTimeout = postgresTimeout
+            archive = try await PostgresArchive.open(archiveConfiguration, now: 1_700_000_000_000_000_000)
         } else {
             archive = try MessageStore(
                 StoreConfiguration(directory: directory.sub("store"), durability: .noSync, retention: retention))

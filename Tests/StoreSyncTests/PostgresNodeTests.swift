@@ -3,7 +3,9 @@ import StoreSyncCore
 import StoreSyncLMDB
 import StoreSyncNode
 import StoreSyncPostgres
+import StoreSyncProto
 import StoreSyncTestSupport
+import Synchronization
 import Testing
 
 /// A node whose archive is in PostgreSQL syncs with one on LMDB, by Negentropy and by the
@@ -52,6 +54,66 @@ struct PostgresNodeTests {
             #expect(try await postgres.reconcileIndex().rebuiltPartitions == 0)
             try a.store._checkInvariants()
             try b.store._checkInvariants()
+            await a.stop()
+            await b.stop()
+        }
+    }
+
+    @Test func whileItsDatabaseIsDownTheNodeReconcilesFromItsIndexAndRefusesTheRestRetryably() async throws {
+        try await withPostgresServer { server in
+            let a = try await TestNode(postgres: server, postgresTimeout: 10)
+            let b = try await TestNode()
+            a.clock.advance(by: 3_600)
+            b.clock.advance(by: 3_600)
+            let messages = try testMessages(count: 3_000, seed: 13)
+            let (forA, forB) = divide(messages, seed: 13, oneSidedEvery: 5)
+            _ = try await a.archive.ingest(forA)
+            _ = try await b.archive.ingest(forB)
+            let postgres = try #require(a.archive as? PostgresArchive)
+
+            // The archive's own disk use is a gauge of its own, beside the index's.
+            let before = try await postgres.diskBytes()
+            let samples = try PrometheusSamples(parsing: await a.endpoint.render())
+            let after = try await postgres.diskBytes()
+            let gauge = try #require(samples["storesync_archive_bytes"])
+            #expect(gauge > 0 && gauge >= Double(min(before, after)) && gauge <= Double(max(before, after)))
+            #expect(samples["storesync_disk_file_bytes"] == Double(try a.store.diskUsage().fileBytes))
+
+            try await server.halt()
+            // Store v3 needs the database: a retryable 503 that says so.
+            var query = Waku_Store_V3_StoreQueryRequest()
+            query.requestID = "down"
+            query.pubsubTopic = Self.topic
+            query.contentTopics = ["/test/1/c0/proto"]
+            query.includeData = true
+            let refused = try await b.node.client(for: try #require(a.node.address)).query(query)
+            #expect(refused.statusCode == 503)
+            #expect(refused.statusDesc.contains("archive"))
+            // Reconciliation reads only the index: b learns exactly what differs; the transfer,
+            // which needs the database, is refused.
+            let found = Mutex<SyncReport?>(nil)
+            let peer = try b.node.client(for: try #require(a.node.address))
+            await #expect(throws: (any Error).self) {
+                _ = try await peer.sync(store: b.archive, pubsubTopic: Self.topic) { report in
+                    found.withLock { if $0 == nil { $0 = report } }
+                }
+            }
+            let reconciled = try #require(found.withLock { $0 })
+            let onlyA = Set(forA.map(\.hash)).subtracting(forB.map(\.hash))
+            let onlyB = Set(forB.map(\.hash)).subtracting(forA.map(\.hash))
+            #expect(reconciled.need == onlyA.count && reconciled.have == onlyB.count)
+            #expect(try await b.hashes(Self.topic) == Set(forB.map(\.hash)))
+
+            // Back up: the same sync moves everything, nothing was lost on either side.
+            try await server.resume()
+            var report: SyncReport?
+            for _ in 0..<20 where report == nil {
+                report = try? await peer.sync(store: b.archive, pubsubTopic: Self.topic)
+            }
+            #expect(report != nil)
+            #expect(try await b.hashes(Self.topic) == Set(messages.map(\.hash)))
+            #expect(try await Self.archived(a, count: messages.count) == Set(messages.map(\.hash)))
+            #expect(try await postgres.reconcileIndex().rebuiltPartitions == 0)
             await a.stop()
             await b.stop()
         }

@@ -11,10 +11,11 @@ extension PostgresArchive: MessageArchive {
             cursor: query.cursor, forward: query.forward, limit: query.limit)
     }
 
-    /// The index's counts per pubsub topic, with the index's disk use.
+    /// The index's counts per pubsub topic, with the index's disk use and the archive's.
     public func archiveStatistics() async throws -> StoreStatistics {
         var statistics = try await keyIndex.read { try $0.statistics() }
         statistics.retention = retention
+        statistics.archiveBytes = try await diskBytes()
         return statistics
     }
 }

@@ -118,6 +118,7 @@ public final class NodeMetrics: Sendable {
         gauge("storesync_disk_file_bytes", Double(statistics.disk.fileBytes))
         gauge("storesync_disk_used_bytes", Double(statistics.disk.usedBytes))
         gauge("storesync_disk_cap_bytes", Double(statistics.disk.maximumMapBytes))
+        if let archiveBytes = statistics.archiveBytes { gauge("storesync_archive_bytes", Double(archiveBytes)) }
         gauge("storesync_oldest_timestamp_seconds", statistics.oldest.map { Double($0) / 1e9 } ?? 0)
         gauge("storesync_newest_timestamp_seconds", statistics.newest.map { Double($0) / 1e9 } ?? 0)
         let delta = exportedDeletions.withLock { exported -> RetentionReport in
