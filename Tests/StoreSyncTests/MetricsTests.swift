@@ -171,17 +171,20 @@ struct MetricsTests {
                 == Double(report.bytesUp - report.transferBytesUp))
     }
 
-    @Test func forgedTransfersAreCounted() async throws {
-        let local = try await TestNode()
-        let genuine = try testMessages(count: 1, seed: 77)[0]
-        let forger = try await ForgingPeer.start(claiming: genuine)
-        let report = try await local.node.sync(
-            with: NodeClient(host: "127.0.0.1", port: forger.port), pubsubTopic: Self.topic)
-        await forger.stop()
-        await local.stop()
-        #expect(report.fetched.rejected == 1)
-        let samples = try await PrometheusSamples(parsing: local.endpoint.render())
-        #expect(samples["storesync_transfers_rejected_total"] == 1)
-        #expect(samples["storesync_messages_transferred_total", ["direction": "in"]] ?? 0 == 0)
+    @Test(arguments: ArchiveKind.allCases)
+    func forgedTransfersAreCounted(archive: ArchiveKind) async throws {
+        try await archive.withNode { local in
+            let genuine = try testMessages(count: 1, seed: 77)[0]
+            let forger = try await ForgingPeer.start(claiming: genuine)
+            let report = try await local.node.sync(
+                with: NodeClient(host: "127.0.0.1", port: forger.port), pubsubTopic: Self.topic)
+            await forger.stop()
+            #expect(report.fetched.rejected == 1)
+            let samples = try await PrometheusSamples(parsing: local.endpoint.render())
+            #expect(samples["storesync_transfers_rejected_total"] == 1)
+            #expect(samples["storesync_messages_transferred_total", ["direction": "in"]] ?? 0 == 0)
+            #expect(samples["storesync_messages"] == 0)
+            #expect(try await local.archive.messages(for: [genuine.hash]) == [nil])
+        }
     }
 }

@@ -152,7 +152,7 @@ enum ArchiveKind: String, CaseIterable, CustomTestStringConvertible, Sendable {
     /// Runs `body` with a node on this kind of archive (and a PostgreSQL server of its own for
     /// `.postgres`), stopped afterwards.
     func withNode<T>(
-        allowPush: Bool = false, retention: RetentionPolicy = .none,
+        allowPush: Bool = false, retention: RetentionPolicy = .none, rateLimits: RateLimitPolicy = .none,
         _ body: (TestNode) async throws -> T
     ) async throws -> T {
         func run(_ node: TestNode) async throws -> T {
@@ -167,10 +167,12 @@ enum ArchiveKind: String, CaseIterable, CustomTestStringConvertible, Sendable {
         }
         switch self {
         case .lmdb:
-            return try await run(try await TestNode(allowPush: allowPush, retention: retention))
+            return try await run(try await TestNode(allowPush: allowPush, rateLimits: rateLimits, retention: retention))
         case .postgres:
             return try await withPostgresServer { server in
-                try await run(try await TestNode(allowPush: allowPush, retention: retention, postgres: server))
+                try await run(
+                    try await TestNode(
+                        allowPush: allowPush, rateLimits: rateLimits, retention: retention, postgres: server))
             }
         }
     }

@@ -29,38 +29,49 @@ struct PeriodicSyncResumeTests {
     }
 
     /// A node down for six simulated hours while its peer took in messages catches up, slice by
-    /// slice, to exactly the peer's archive, and clears its progress when done.
-    @Test func aNodeDownForHoursCatchesUpToItsPeer() async throws {
+    /// slice, to exactly the peer's archive, and clears its progress when done; on either archive.
+    @Test(arguments: ArchiveKind.allCases)
+    func aNodeDownForHoursCatchesUpToItsPeer(archive: ArchiveKind) async throws {
         let peer = try await TestNode()
-        let local = try await TestNode()
-        let before = try Self.messages(from: Self.t0 - 3_600 * Self.second, to: Self.t0, every: 30)
-        _ = try await peer.store.ingest(before)
-        _ = try await local.store.ingest(before)
-        let scheduler = ManualScheduler(start: Self.t0)
-        let configuration = ResumeConfiguration()
-        let first = ResumeCoordinator(
-            node: local.node, peers: [peer.client], pubsubTopics: Self.topics, configuration: configuration,
-            scheduler: scheduler)
-        #expect(try await first.plan() == nil)  // never online before: nothing to catch up on
-        try await first.recordWatermark()
-        // Down for six hours; the peer goes on.
-        _ = try await peer.store.ingest(
-            try Self.messages(from: Self.t0, to: Self.t0 + 6 * 3_600 * Self.second, every: 10))
-        scheduler.advance(by: 6 * 3_600)
-        let restarted = ResumeCoordinator(
-            node: local.node, peers: [peer.client], pubsubTopics: Self.topics, configuration: configuration,
-            scheduler: scheduler)
-        let gap = try #require(try await restarted.plan())
-        #expect(gap == (Self.t0 - 300 * Self.second)..<(Self.t0 + 6 * 3_600 * Self.second))
-        #expect(try local.store.marker(ResumeCoordinator.catchUpCursorMarker) == gap.lowerBound)
-        let report = try await restarted.catchUp(gap)
-        #expect(report.slices == 7)
-        #expect(report.fetched == 6 * 360)
-        #expect(try await Self.hashes(local) == Self.hashes(peer))
-        #expect(try local.store.marker(ResumeCoordinator.catchUpCursorMarker) == nil)
-        try local.store._checkInvariants()
+        try await archive.withNode { local in
+            let before = try Self.messages(from: Self.t0 - 3_600 * Self.second, to: Self.t0, every: 30)
+            _ = try await peer.archive.ingest(before)
+            _ = try await local.archive.ingest(before)
+            let scheduler = ManualScheduler(start: Self.t0)
+            let configuration = ResumeConfiguration()
+            let first = ResumeCoordinator(
+                node: local.node, peers: [peer.client], pubsubTopics: Self.topics, configuration: configuration,
+                scheduler: scheduler)
+            #expect(try await first.plan() == nil)  // never online before: nothing to catch up on
+            try await first.recordWatermark()
+            // Down for six hours; the peer goes on.
+            _ = try await peer.archive.ingest(
+                try Self.messages(from: Self.t0, to: Self.t0 + 6 * 3_600 * Self.second, every: 10))
+            scheduler.advance(by: 6 * 3_600)
+            let restarted = ResumeCoordinator(
+                node: local.node, peers: [peer.client], pubsubTopics: Self.topics, configuration: configuration,
+                scheduler: scheduler)
+            let gap = try #require(try await restarted.plan())
+            #expect(gap == (Self.t0 - 300 * Self.second)..<(Self.t0 + 6 * 3_600 * Self.second))
+            #expect(try local.store.marker(ResumeCoordinator.catchUpCursorMarker) == gap.lowerBound)
+            let report = try await restarted.catchUp(gap)
+            #expect(report.slices == 7)
+            #expect(report.fetched == 6 * 360)
+            #expect(try await Self.hashes(local) == Self.hashes(peer))
+            #expect(try await Self.archivedEverything(local))
+            #expect(try local.store.marker(ResumeCoordinator.catchUpCursorMarker) == nil)
+            try local.store._checkInvariants()
+        }
         await peer.stop()
-        await local.stop()
+    }
+
+    /// Whether the node's archive holds a message for every key of its index.
+    static func archivedEverything(_ node: TestNode) async throws -> Bool {
+        for topic in topics {
+            let keys = Array(try await node.hashes(topic))
+            guard try await node.archive.messages(for: keys).allSatisfy({ $0 != nil }) else { return false }
+        }
+        return true
     }
 
     /// The same catch-up against a peer that offers no Negentropy: every slice runs the
@@ -134,43 +145,49 @@ struct PeriodicSyncResumeTests {
     }
 
     /// Three nodes each given a third of a stream converge within a few intervals, one of them
-    /// also configured with a peer that is down (backed off after its failure).
-    @Test func threeNodesConvergeByPeriodicSyncDespiteAnUnreachablePeer() async throws {
-        let nodes = [try await TestNode(), try await TestNode(), try await TestNode()]
-        let stream = try Self.messages(from: Self.t0 - 1_800 * Self.second, to: Self.t0 - 60 * Self.second, every: 2)
-        for (index, node) in nodes.enumerated() {
-            _ = try await node.store.ingest(stream.enumerated().filter { $0.offset % 3 == index }.map(\.element))
-        }
-        let down = try await TestNode()
-        let unreachable = down.client
-        await down.stop()
-        let scheduler = ManualScheduler(start: Self.t0)
-        let syncs = nodes.enumerated().map { index, node in
-            let others = nodes.enumerated().filter { $0.offset != index }.map(\.element.client)
-            return PeriodicSync(
-                node: node.node, peers: index == 0 ? [unreachable] + others : others, pubsubTopics: Self.topics,
-                scheduler: scheduler)
-        }
-        let running = syncs.map { sync in Task { await sync.run() } }
-        for interval in 1...4 {
-            #expect(await eventually { scheduler.sleepers == 3 })
-            scheduler.advance(by: 360)
-            #expect(await eventually { syncs.allSatisfy { $0.rounds.count == interval } })
-        }
-        for task in running { task.cancel() }
-        for task in running { await task.value }
-        let expected = Set(stream.map(\.hash))
-        for node in nodes { #expect(try await Self.hashes(node) == expected) }
-        // The first node tried the dead peer, left it alone for the 5-minute backoff while it
-        // synced with the two others (least recently tried first), then tried it again.
-        let dead = "\(unreachable.host):\(unreachable.port)"
-        let b = "127.0.0.1:\(try #require(nodes[1].node.address?.hostAndPort?.port))"
-        let c = "127.0.0.1:\(try #require(nodes[2].node.address?.hostAndPort?.port))"
-        #expect(syncs[0].rounds.map(\.peer) == [dead, b, c, dead])
-        #expect(syncs[0].rounds.map(\.succeeded) == [false, true, true, false])
-        for node in nodes {
-            try node.store._checkInvariants()
-            await node.stop()
+    /// (on either archive) also configured with a peer that is down (backed off after its failure).
+    @Test(arguments: ArchiveKind.allCases)
+    func threeNodesConvergeByPeriodicSyncDespiteAnUnreachablePeer(archive: ArchiveKind) async throws {
+        try await archive.withNode { first in
+            let nodes = [first, try await TestNode(), try await TestNode()]
+            let stream = try Self.messages(
+                from: Self.t0 - 1_800 * Self.second, to: Self.t0 - 60 * Self.second, every: 2)
+            for (index, node) in nodes.enumerated() {
+                _ = try await node.archive.ingest(
+                    stream.enumerated().filter { $0.offset % 3 == index }.map(\.element))
+            }
+            let down = try await TestNode()
+            let unreachable = down.client
+            await down.stop()
+            let scheduler = ManualScheduler(start: Self.t0)
+            let syncs = nodes.enumerated().map { index, node in
+                let others = nodes.enumerated().filter { $0.offset != index }.map(\.element.client)
+                return PeriodicSync(
+                    node: node.node, peers: index == 0 ? [unreachable] + others : others, pubsubTopics: Self.topics,
+                    scheduler: scheduler)
+            }
+            let running = syncs.map { sync in Task { await sync.run() } }
+            for interval in 1...4 {
+                #expect(await eventually { scheduler.sleepers == 3 })
+                scheduler.advance(by: 360)
+                #expect(await eventually { syncs.allSatisfy { $0.rounds.count == interval } })
+            }
+            for task in running { task.cancel() }
+            for task in running { await task.value }
+            let expected = Set(stream.map(\.hash))
+            for node in nodes {
+                #expect(try await Self.hashes(node) == expected)
+                #expect(try await Self.archivedEverything(node))
+            }
+            // The first node tried the dead peer, left it alone for the 5-minute backoff while it
+            // synced with the two others (least recently tried first), then tried it again.
+            let dead = "\(unreachable.host):\(unreachable.port)"
+            let b = "127.0.0.1:\(try #require(nodes[1].node.address?.hostAndPort?.port))"
+            let c = "127.0.0.1:\(try #require(nodes[2].node.address?.hostAndPort?.port))"
+            #expect(syncs[0].rounds.map(\.peer) == [dead, b, c, dead])
+            #expect(syncs[0].rounds.map(\.succeeded) == [false, true, true, false])
+            for node in nodes { try node.store._checkInvariants() }
+            for node in nodes.dropFirst() { await node.stop() }
         }
     }
 

@@ -35,50 +35,51 @@ struct ProtectionTests {
         #expect(limiter.trackedPeers <= 100)
     }
 
-    @Test func aFloodGets429sWhileAWellBehavedClientIsServed() async throws {
-        let node = try await TestNode(
-            rateLimits: RateLimitPolicy(
-                limits: [.storeQuery: RateLimit(count: 20, periodSeconds: 1)], defaultLimit: nil, globalMultiple: 50))
-        _ = try await node.store.ingest(try testMessages(count: 30, seed: 3))
-        var request = Waku_Store_V3_StoreQueryRequest()
-        request.requestID = "q"
-        request.paginationForward = true
-        let payload = ByteBuffer(bytes: try request.serializedBytes() as [UInt8])
+    @Test(arguments: ArchiveKind.allCases)
+    func aFloodGets429sWhileAWellBehavedClientIsServed(archive: ArchiveKind) async throws {
+        let limits = RateLimitPolicy(
+            limits: [.storeQuery: RateLimit(count: 20, periodSeconds: 1)], defaultLimit: nil, globalMultiple: 50)
+        try await archive.withNode(rateLimits: limits) { node in
+            _ = try await node.archive.ingest(try testMessages(count: 30, seed: 3))
+            var request = Waku_Store_V3_StoreQueryRequest()
+            request.requestID = "q"
+            request.paginationForward = true
+            let payload = ByteBuffer(bytes: try request.serializedBytes() as [UInt8])
 
-        // The flood: 300 queries back to back on one stream from 127.0.0.1, while the node's
-        // clock stands still: its bucket of 20 is all it gets.
-        let flooder = NodeClient(host: "127.0.0.1", port: node.node.port, localAddress: "127.0.0.1")
-        /// The statuses of `count` queries sent back to back on one stream.
-        func flood(_ count: Int) async throws -> [UInt32] {
-            try await flooder.withStream(.storeQuery) { stream in
-                var statuses = [UInt32]()
-                for _ in 0..<count {
-                    let reply = try await stream.request(payload)
-                    statuses.append(
-                        try Waku_Store_V3_StoreQueryResponse(serializedBytes: Array(buffer: reply)).statusCode)
+            // The flood: 300 queries back to back on one stream from 127.0.0.1, while the node's
+            // clock stands still: its bucket of 20 is all it gets.
+            let flooder = NodeClient(host: "127.0.0.1", port: node.node.port, localAddress: "127.0.0.1")
+            /// The statuses of `count` queries sent back to back on one stream.
+            func flood(_ count: Int) async throws -> [UInt32] {
+                try await flooder.withStream(.storeQuery) { stream in
+                    var statuses = [UInt32]()
+                    for _ in 0..<count {
+                        let reply = try await stream.request(payload)
+                        statuses.append(
+                            try Waku_Store_V3_StoreQueryResponse(serializedBytes: Array(buffer: reply)).statusCode)
+                    }
+                    return statuses
                 }
-                return statuses
             }
-        }
-        let statuses = try await flood(300)
-        #expect(statuses.count == 300, "every request is answered")
-        #expect(statuses.filter { $0 == 200 }.count == 20)
-        #expect(statuses.filter { $0 == 429 }.count == 280)
-        #expect(statuses.allSatisfy { $0 == 200 || $0 == 429 })
+            let statuses = try await flood(300)
+            #expect(statuses.count == 300, "every request is answered")
+            #expect(statuses.filter { $0 == 200 }.count == 20)
+            #expect(statuses.filter { $0 == 429 }.count == 280)
+            #expect(statuses.allSatisfy { $0 == 200 || $0 == 429 })
 
-        // Meanwhile another peer, 127.0.0.2, is served: its own bucket is full.
-        let polite = NodeClient(host: "127.0.0.1", port: node.node.port, localAddress: "127.0.0.2")
-        for _ in 0..<10 {
-            let response = try await polite.query(request)
-            #expect(response.statusCode == 200)
-            #expect(response.messages.count == 20)
+            // Meanwhile another peer, 127.0.0.2, is served: its own bucket is full.
+            let polite = NodeClient(host: "127.0.0.1", port: node.node.port, localAddress: "127.0.0.2")
+            for _ in 0..<10 {
+                let response = try await polite.query(request)
+                #expect(response.statusCode == 200)
+                #expect(response.messages.count == 20)
+            }
+            #expect(node.node.counts.requestsLimited == 280)
+            // A second on, the flooder's bucket has refilled: 20 more.
+            node.clock.advance(by: 1)
+            let refilled = try await flood(25)
+            #expect(refilled == Array(repeating: 200, count: 20) + Array(repeating: 429, count: 5))
         }
-        #expect(node.node.counts.requestsLimited == 280)
-        // A second on, the flooder's bucket has refilled: 20 more.
-        node.clock.advance(by: 1)
-        let refilled = try await flood(25)
-        #expect(refilled == Array(repeating: 200, count: 20) + Array(repeating: 429, count: 5))
-        await node.stop()
     }
 
     @Test func aLimitedSyncGetsAClear429() async throws {
