@@ -53,7 +53,7 @@ public final class NwakuArchiveReader: Sendable {
         let parsed = try PostgresArchiveConfiguration(url: url, index: .init(directory: ""))
         var configuration = PostgresClient.Configuration(
             host: parsed.host, port: parsed.port, username: parsed.username, password: parsed.password ?? password,
-            database: parsed.database, tls: .disable)
+            database: parsed.database, tls: try parsed.clientTLS())
         configuration.options.maximumConnections = 2
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         let running = Task { await client.run() }

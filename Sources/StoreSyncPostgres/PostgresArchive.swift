@@ -54,7 +54,8 @@ public final class PostgresArchive: Sendable {
         try await probe(configuration, logger: logger)
         var clientConfiguration = PostgresClient.Configuration(
             host: configuration.host, port: configuration.port, username: configuration.username,
-            password: configuration.password, database: configuration.database, tls: .disable)
+            password: configuration.password, database: configuration.database,
+            tls: try configuration.clientTLS())
         clientConfiguration.options.maximumConnections = max(1, configuration.connections)
         clientConfiguration.options.connectTimeout = .milliseconds(Int64(configuration.operationTimeout * 1_000))
         let client = PostgresClient(configuration: clientConfiguration, backgroundLogger: logger)
@@ -90,7 +91,8 @@ public final class PostgresArchive: Sendable {
     private static func probe(_ configuration: PostgresArchiveConfiguration, logger: Logger) async throws {
         let connectionConfiguration = PostgresConnection.Configuration(
             host: configuration.host, port: configuration.port, username: configuration.username,
-            password: configuration.password, database: configuration.database, tls: .disable)
+            password: configuration.password, database: configuration.database,
+            tls: try configuration.connectionTLS())
         do {
             let connection = try await withTimeout(configuration.operationTimeout, operation: "connecting") {
                 try await PostgresConnection.connect(configuration: connectionConfiguration, id: 0, logger: logger)

@@ -1,3 +1,4 @@
+import PostgresNIO
 import StoreSyncLMDB
 
 import struct Foundation.URLComponents
@@ -9,6 +10,8 @@ public struct PostgresArchiveConfiguration: Sendable {
     public var username: String
     public var password: String?
     public var database: String
+    /// How connections use TLS.
+    public var tls: PostgresTLSMode
     /// The LMDB key index of what the archive holds, under the node's data directory.
     public var index: StoreConfiguration
     /// Where a bulk load of the key index keeps its scratch files; there while a load is
@@ -37,7 +40,8 @@ public struct PostgresArchiveConfiguration: Sendable {
 
     public init(
         host: String, port: Int = 5432, username: String, password: String? = nil, database: String,
-        index: StoreConfiguration, partitionSeconds: UInt64 = Self.defaultPartitionSeconds,
+        tls: PostgresTLSMode = .prefer, index: StoreConfiguration,
+        partitionSeconds: UInt64 = Self.defaultPartitionSeconds,
         partitionsAhead: Int = Self.defaultPartitionsAhead, maximumPartitions: Int = Self.defaultMaximumPartitions,
         connections: Int = Self.defaultConnections, operationTimeout: Double = Self.defaultOperationTimeout,
         retention: RetentionPolicy = .none
@@ -47,6 +51,7 @@ public struct PostgresArchiveConfiguration: Sendable {
         self.username = username
         self.password = password
         self.database = database
+        self.tls = tls
         self.index = index
         self.partitionSeconds = partitionSeconds
         self.partitionsAhead = partitionsAhead
@@ -56,7 +61,8 @@ public struct PostgresArchiveConfiguration: Sendable {
         self.retention = retention
     }
 
-    /// A configuration from a `postgres://user:password@host:port/database` URL.
+    /// A configuration from a `postgres://user:password@host:port/database` URL, with
+    /// `?sslmode=…&sslrootcert=…` as libpq reads them (`PostgresTLSMode`).
     public init(url: String, index: StoreConfiguration, retention: RetentionPolicy = .none) throws(PostgresArchiveError)
     {
         guard let parts = URLComponents(string: url), ["postgres", "postgresql"].contains(parts.scheme ?? ""),
@@ -69,9 +75,25 @@ public struct PostgresArchiveConfiguration: Sendable {
         guard !database.isEmpty, !database.contains("/") else {
             throw .invalidURL(url: Self.redacted(url), reason: "no database name in its path")
         }
+        var parameters: [String: String] = [:]
+        for item in parts.queryItems ?? [] {
+            guard ["sslmode", "sslrootcert"].contains(item.name), let value = item.value else {
+                throw .invalidURL(
+                    url: Self.redacted(url),
+                    reason: "parameter \(item.name) is not read here (only sslmode and sslrootcert)")
+            }
+            parameters[item.name] = value
+        }
+        let tls: PostgresTLSMode
+        do {
+            tls = try PostgresTLSMode.parse(
+                sslmode: parameters["sslmode"], rootCertificates: parameters["sslrootcert"], host: host)
+        } catch {
+            throw .invalidURL(url: Self.redacted(url), reason: error.reason)
+        }
         self.init(
             host: host, port: parts.port ?? 5432, username: user, password: parts.password, database: database,
-            index: index, retention: retention)
+            tls: tls, index: index, retention: retention)
     }
 
     /// A URL with its password left out, for messages and logs.
@@ -83,4 +105,22 @@ public struct PostgresArchiveConfiguration: Sendable {
 
     /// Where the archive is, for messages and logs.
     public var location: String { "postgres://\(username)@\(host):\(port)/\(database)" }
+
+    /// The pool's TLS settings; a PEM file that cannot be read is an `invalidURL`.
+    func clientTLS() throws(PostgresArchiveError) -> PostgresClient.Configuration.TLS {
+        do {
+            return try tls.clientTLS()
+        } catch {
+            throw .invalidURL(url: location, reason: error.reason)
+        }
+    }
+
+    /// One connection's TLS settings.
+    func connectionTLS() throws(PostgresArchiveError) -> PostgresConnection.Configuration.TLS {
+        do {
+            return try tls.connectionTLS()
+        } catch {
+            throw .invalidURL(url: location, reason: error.reason)
+        }
+    }
 }

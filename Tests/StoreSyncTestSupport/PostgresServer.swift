@@ -23,6 +23,9 @@ public final class PostgresServer: Sendable {
     public let port: Int
     public let username = "storesync"
     public let password: String
+    /// With TLS, the server's certificate (PEM, for `localhost` and 127.0.0.1): the root a
+    /// client verifies it with. Such a server refuses TCP connections without TLS.
+    public let certificate: String?
     private let binaries: String
 
     /// The URL of database `database` of this server, with the right password or `password`.
@@ -30,15 +33,17 @@ public final class PostgresServer: Sendable {
         "postgres://\(username):\(password ?? self.password)@127.0.0.1:\(port)/\(database)"
     }
 
-    private init(directory: String, port: Int, password: String, binaries: String) {
+    private init(directory: String, port: Int, password: String, certificate: String?, binaries: String) {
         self.directory = directory
         self.port = port
         self.password = password
+        self.certificate = certificate
         self.binaries = binaries
     }
 
-    /// Makes a cluster and starts its server.
-    public static func start() async throws -> PostgresServer {
+    /// Makes a cluster and starts its server; with `tls`, one that takes TCP connections only
+    /// over TLS, with a self-signed certificate made here.
+    public static func start(tls: Bool = false) async throws -> PostgresServer {
         guard let binaries = installedBinaries() else { throw Failure.notInstalled }
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "storesync-pg-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString)"
@@ -52,6 +57,18 @@ public final class PostgresServer: Sendable {
         try await asServerUser(
             "\(binaries)/initdb -D \(directory)/data -U storesync --pwfile=\(directory)/pwfile -A scram-sha-256 --no-sync"
         )
+        let certificate = tls ? directory + "/server.crt" : nil
+        if tls {
+            try await asServerUser(
+                "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost"
+                    + " -addext subjectAltName=DNS:localhost,IP:127.0.0.1"
+                    + " -keyout \(directory)/server.key -out \(directory)/server.crt 2>/dev/null"
+                    + " && chmod 600 \(directory)/server.key"
+                    + " && printf 'local all all scram-sha-256\\nhostssl all all 127.0.0.1/32 scram-sha-256\\n"
+                    + "hostnossl all all 127.0.0.1/32 reject\\n' > \(directory)/data/pg_hba.conf"
+                    + " && printf \"ssl = on\\nssl_cert_file = '\(directory)/server.crt'\\n"
+                    + "ssl_key_file = '\(directory)/server.key'\\n\" >> \(directory)/data/postgresql.conf")
+        }
         var lastError: (any Error)?
         for _ in 0..<5 {
             let port = try freePort()
@@ -59,7 +76,8 @@ public final class PostgresServer: Sendable {
                 try await asServerUser(
                     "\(binaries)/pg_ctl -D \(directory)/data -l \(directory)/log -w -t 60 -o \"-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c fsync=off\" start"
                 )
-                return PostgresServer(directory: directory, port: port, password: password, binaries: binaries)
+                return PostgresServer(
+                    directory: directory, port: port, password: password, certificate: certificate, binaries: binaries)
             } catch {
                 lastError = error
             }
@@ -195,9 +213,10 @@ public final class PostgresServer: Sendable {
     }
 }
 
-/// Runs `body` with a server of its own, stopped afterwards whatever `body` does.
-public func withPostgresServer<T>(_ body: (PostgresServer) async throws -> T) async throws -> T {
-    let server = try await PostgresServer.start()
+/// Runs `body` with a server of its own (taking only TLS with `tls`), stopped afterwards
+/// whatever `body` does.
+public func withPostgresServer<T>(tls: Bool = false, _ body: (PostgresServer) async throws -> T) async throws -> T {
+    let server = try await PostgresServer.start(tls: tls)
     do {
         let result = try await body(server)
         await server.stop()

@@ -325,6 +325,58 @@ struct PostgresArchiveTests {
         }
     }
 
+    @Test func tlsIsUsedAsTheURLSays() async throws {
+        try await withPostgresServer(tls: true) { server in
+            let directory = try TemporaryDirectory("pg")
+            try await server.psql("CREATE DATABASE archive")
+            let root = try #require(server.certificate)
+            func open(_ host: String, _ parameters: String) async throws -> PostgresArchive {
+                var configuration = try PostgresArchiveConfiguration(
+                    url: "postgres://storesync:\(server.password)@\(host):\(server.port)/archive?\(parameters)",
+                    index: StoreConfiguration(directory: directory.sub("index"), durability: .noSync))
+                configuration.operationTimeout = 60
+                return try await PostgresArchive.open(configuration, now: Self.base)
+            }
+            let messages = try Self.messages(hours: 1, perHour: 50, seed: 21)
+            // The server takes no TCP connection without TLS: each archive that opens used it.
+            for (host, parameters) in [
+                ("127.0.0.1", "sslmode=require"), ("127.0.0.1", "sslmode=prefer"),
+                ("127.0.0.1", "sslmode=verify-ca&sslrootcert=\(root)"),
+                ("localhost", "sslmode=verify-full&sslrootcert=\(root)"),
+            ] {
+                let archive = try await open(host, parameters)
+                _ = try await archive.ingest(messages)
+                #expect(try await archive.messages(for: messages.map(\.hash)) == messages.map { $0 })
+                archive.close()
+            }
+            // Without TLS the server refuses; a certificate no root vouches for is refused here.
+            await #expect {
+                _ = try await open("127.0.0.1", "sslmode=disable")
+            } throws: { error in
+                guard case .authenticationFailed = error as? PostgresArchiveError else { return false }
+                return "\(error)".contains("no encryption")
+            }
+            await #expect {
+                _ = try await open("localhost", "sslmode=verify-full")
+            } throws: { error in
+                guard case .unreachable = error as? PostgresArchiveError else { return false }
+                return true
+            }
+            // Settings that cannot work are refused before connecting.
+            for parameters in [
+                "sslmode=verify-full&sslrootcert=\(root)", "sslmode=sometimes", "sslmode=require&sslcert=x",
+                "sslmode=verify-ca&sslrootcert=\(directory.sub("absent.pem"))",
+            ] {
+                await #expect {
+                    _ = try await open("127.0.0.1", parameters)
+                } throws: { error in
+                    guard case .invalidURL = error as? PostgresArchiveError else { return false }
+                    return true
+                }
+            }
+        }
+    }
+
     @Test func wrongCredentialsAnAbsentServerAndANewerSchemaAreClearErrors() async throws {
         try await withPostgresServer { server in
             let directory = try TemporaryDirectory("pg")
