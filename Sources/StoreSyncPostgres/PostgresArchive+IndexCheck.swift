@@ -38,12 +38,12 @@ extension PostgresArchive {
         let partitions = try await readPartitions()
         check.partitions = partitions.count
         if try await keyIndex.read({ try $0.messageCount() }) == 0 {
+            guard try await holdsRows() else { return check }
             var filled: [(partition: Partition, rows: Int)] = []
             for partition in partitions {
-                let rows = try await rowCount(of: partition)
+                let rows = try await estimatedRows(of: partition)
                 if rows > 0 { filled.append((partition, rows)) }
             }
-            guard !filled.isEmpty else { return check }
             logger.notice("the key index is empty: loading it from \(filled.count) partitions of the archive")
             check.rebuiltPartitions = filled.count
             do {
@@ -77,6 +77,30 @@ extension PostgresArchive {
         check.rebuiltPartitions = differing.count
         check.indexedKeys = try await rebuildIndex(of: differing)
         return check
+    }
+
+    /// Whether the messages table has a row.
+    private func holdsRows() async throws -> Bool {
+        try await database("looking for rows") { client in
+            try await client.query(
+                "SELECT count(*) FROM (SELECT 1 FROM storesync_messages LIMIT 1) AS one", logger: self.logger
+            )
+            .integer() > 0
+        }
+    }
+
+    /// About how many rows a partition holds, to size the windows it is read in: the planner's
+    /// estimate, or a count where there is none yet. Never 0 for a partition with rows.
+    private func estimatedRows(of partition: Partition) async throws -> Int {
+        let estimate = try await database("estimating \(partition.name)") { client in
+            try await client.query(
+                PostgresQuery(
+                    unsafeSQL:
+                        "SELECT greatest(reltuples, -1)::bigint FROM pg_class WHERE oid = '\(partition.name)'::regclass"
+                ), logger: self.logger
+            ).integer()
+        }
+        return estimate > 0 ? estimate : try await rowCount(of: partition)
     }
 
     /// Rows of a partition.
