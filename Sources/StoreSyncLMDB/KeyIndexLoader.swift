@@ -66,9 +66,12 @@ public final class KeyIndexLoader {
 
     /// Starts a load into `store`, which must hold no keys and no content topics (a load under
     /// way has named its topics, and only those). `scratchDirectory` (made now, and removed by
-    /// `finish`) marks the load as unfinished and holds the tree nodes and the sorted runs of
-    /// records beyond `runLength` in memory (48 bytes each).
-    public init(store: MessageStore, scratchDirectory: String, runLength: Int = 2_000_000) throws {
+    /// `finish`) marks the load as unfinished and holds the tree nodes beyond `nodeMemory`
+    /// bytes in memory (about 2 KB a node, a node per 24 keys) and the sorted runs of records
+    /// beyond `runLength` in memory (48 bytes each).
+    public init(
+        store: MessageStore, scratchDirectory: String, runLength: Int = 2_000_000, nodeMemory: Int = 256 << 20
+    ) throws {
         self.store = store
         self.scratchDirectory = scratchDirectory
         records = HashSortedRuns(directory: scratchDirectory, runLength: runLength)
@@ -87,7 +90,7 @@ public final class KeyIndexLoader {
             throw StoreError.scratchFile(path: scratchDirectory, operation: "create directory", errno: EIO)
         }
         try Self.flushDirectory(containing: scratchDirectory)
-        nodes = try SpilledNodes(path: scratchDirectory + "/nodes")
+        nodes = try SpilledNodes(path: scratchDirectory + "/nodes", memoryBudget: nodeMemory)
         try store.environment.deferFlushes(true)
     }
 

@@ -2,14 +2,15 @@ import CLMDB
 import Glibc
 import StoreSyncCore
 
-/// The tree nodes of a bulk load, held in a scratch file until every tree is built and they can
-/// be appended to the `nodes` database in key order. Written where they belong as they come,
-/// the nodes of the many trees a load grows side by side would land between one another's,
-/// and every page would be split in half: twice the pages, and twice the bytes to the disk.
+/// The tree nodes of a bulk load, held until every tree is built and they can be appended to
+/// the `nodes` database in key order: in memory up to `memoryBudget` bytes, in a scratch file
+/// beyond. Written where they belong as they come, the nodes of the many trees a load grows
+/// side by side would land between one another's, and every page would be split in half: twice
+/// the pages, and twice the bytes to the disk.
 final class SpilledNodes {
     private let path: String
     private var descriptor: Int32
-    /// Encoded nodes not yet written to the file.
+    /// Encoded nodes not written to the file.
     private var pending: [UInt8] = []
     /// Bytes in the file.
     private var written = 0
@@ -21,16 +22,16 @@ final class SpilledNodes {
         var length: Int
     }
 
-    /// Bytes gathered before one write to the file.
-    static let bufferSize = 4 << 20
+    /// Bytes of nodes held in memory before they are written to the file.
+    private let memoryBudget: Int
     /// Nodes appended per write transaction.
     static let appendChunk = 50_000
 
-    init(path: String) throws {
+    init(path: String, memoryBudget: Int) throws {
         self.path = path
+        self.memoryBudget = max(64 << 10, memoryBudget)
         descriptor = open(path, O_CREAT | O_TRUNC | O_RDWR, 0o600)
         guard descriptor >= 0 else { throw StoreError.scratchFile(path: path, operation: "create", errno: errno) }
-        pending.reserveCapacity(Self.bufferSize)
     }
 
     deinit {
@@ -42,7 +43,7 @@ final class SpilledNodes {
     /// is run again) is replaced.
     func put(_ node: MutableNode, scope: UInt32, id: UInt64) throws {
         let size = node.encodedSize
-        if pending.count + size > Self.bufferSize { try writePending() }
+        if pending.count + size > memoryBudget { try writePending() }
         let start = pending.count
         pending.append(contentsOf: repeatElement(0, count: size))
         pending.withUnsafeMutableBytes { bytes in
@@ -60,13 +61,22 @@ final class SpilledNodes {
     /// Appends the nodes of every scope in `scopes`, ids 1 up to its record's next node id, to
     /// `nodes`, which holds no nodes yet.
     func append(_ scopes: [ScopeRecord], to environment: LMDBEnvironment, nodes: MDB_dbi) throws {
+        guard written > 0 else {
+            try pending.withUnsafeBytes { try append(scopes, from: $0, to: environment, nodes: nodes) }
+            return
+        }
         try writePending()
-        guard written > 0 else { return }
         guard let mapping = mmap(nil, written, PROT_READ, MAP_SHARED, descriptor, 0), mapping != MAP_FAILED else {
             throw StoreError.scratchFile(path: path, operation: "map", errno: errno)
         }
         defer { munmap(mapping, written) }
-        let file = UnsafeRawBufferPointer(start: mapping, count: written)
+        try append(scopes, from: UnsafeRawBufferPointer(start: mapping, count: written), to: environment, nodes: nodes)
+    }
+
+    /// Appends the nodes from `file`, the bytes they were kept in.
+    private func append(
+        _ scopes: [ScopeRecord], from file: UnsafeRawBufferPointer, to environment: LMDBEnvironment, nodes: MDB_dbi
+    ) throws {
         var queue: [(scope: UInt32, places: [Place])] = []
         for record in scopes.sorted(by: { $0.scopeId < $1.scopeId }) {
             let kept = places[record.scopeId] ?? []
