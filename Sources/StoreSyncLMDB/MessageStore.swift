@@ -213,16 +213,17 @@ public final class MessageStore: Sendable {
     // MARK: Delete and prune
 
     /// Deletes the messages of a pubsub topic whose keys fall in `range`, with their index
-    /// entries. Returns how many were deleted.
+    /// entries, `chunk` keys per write transaction. Returns how many were deleted.
     @discardableResult
-    public func deleteMessages(in range: Range<SyncKey>, pubsubTopic: String) throws -> Int {
+    public func deleteMessages(in range: Range<SyncKey>, pubsubTopic: String, chunk: Int = deleteChunk) throws -> Int {
         var total = 0
+        let chunk = max(1, chunk)
         while true {
             let deleted = try environment.write { txn -> Int in
-                try deleteChunk(txn, pubsubTopic: pubsubTopic, range: range, limit: Self.deleteChunk)
+                try deleteChunk(txn, pubsubTopic: pubsubTopic, range: range, limit: chunk)
             }
             total += deleted
-            if deleted < Self.deleteChunk { return total }
+            if deleted < chunk { return total }
         }
     }
 
@@ -238,7 +239,12 @@ public final class MessageStore: Sendable {
     }
 
     /// Keys deleted per write transaction, so that a large prune does not hold one huge one.
-    static let deleteChunk = 10_000
+    public static let deleteChunk = 10_000
+    /// Keys of an archive's index removed per write transaction. Their records are spread over
+    /// the whole hash-keyed `messages` database, so each removal rewrites a page of it unless
+    /// the same transaction removes others there: larger transactions write far fewer pages
+    /// (an index record is some 80 bytes, a whole message 10 times that and more).
+    public static let indexRemovalChunk = 100_000
 
     private func deleteChunk(_ txn: LMDBTransaction, pubsubTopic: String, range: Range<SyncKey>, limit: Int) throws
         -> Int

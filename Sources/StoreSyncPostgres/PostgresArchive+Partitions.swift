@@ -107,8 +107,11 @@ extension PostgresArchive {
         }
     }
 
-    /// Detaches a partition without blocking queries of the table (CONCURRENTLY), drops it, and
-    /// removes its keys from the index. Returns how many messages it held.
+    /// Detaches a partition without blocking queries of the table (CONCURRENTLY) and drops it.
+    /// Returns how many messages it held. Its keys stay in the index until
+    /// `removeKeysBelowOldestPartition()`, so that a retention pass dropping many partitions
+    /// removes their keys together: each removal rewrites a page of the hash-keyed index
+    /// records, unless the same transaction removes others there.
     func drop(_ partition: Partition) async throws -> Int {
         try await partitionChanges.withLock {
             let rows = try await rowCount(partition)
@@ -122,12 +125,18 @@ extension PostgresArchive {
                 try await client.query(PostgresQuery(unsafeSQL: "DROP TABLE \(partition.name)"), logger: self.logger)
             }
             knownPartitions.withLock { $0?.removeAll { $0.name == partition.name } }
-            let range =
-                SyncKey(
-                    timestamp: UInt64(partition.range.lowerBound))..<SyncKey(
-                    timestamp: UInt64(partition.range.upperBound))
-            _ = try await keyIndex.write { try $0.removeKeys(in: range) }
             return rows
+        }
+    }
+
+    /// Removes the index keys older than every partition: those of dropped partitions (by this
+    /// pass, or by one that failed before it got here). Under the lock of partition changes, so
+    /// that a partition being made for an older message cannot lose the key written into it.
+    @discardableResult
+    func removeKeysBelowOldestPartition() async throws -> Int {
+        try await partitionChanges.withLock {
+            let bound = try await partitions().first.map { UInt64($0.range.lowerBound) } ?? UInt64.max
+            return try await keyIndex.write { try $0.removeKeys(in: SyncKey(timestamp: 0)..<SyncKey(timestamp: bound)) }
         }
     }
 

@@ -41,6 +41,8 @@ extension PostgresArchive {
                 }
             }
         }
+        // The count below is the index's: the keys of what was just dropped leave it first.
+        if report.byAge > 0 { try await removeKeysBelowOldestPartition() }
         if let capacity = retention.maximumCount {
             var excess = try await keyIndex.read { try $0.messageCount() } - capacity
             while excess > 0, let oldest = try await partitions().first {
@@ -57,6 +59,7 @@ extension PostgresArchive {
         if let cap = retention.maximumBytes {
             report.bySize += try await pruneBySize(toBelow: Int(Double(cap) * Self.sizeCapLowWater), keep: now)
         }
+        if report.byCount > 0 || report.bySize > 0 { try await removeKeysBelowOldestPartition() }
         record(report)
         return report
     }
@@ -69,6 +72,7 @@ extension PostgresArchive {
         guard incoming <= cap else { return false }
         guard try await diskBytes() + incoming > cap else { return true }
         let deleted = try await pruneBySize(toBelow: Int(Double(cap) * Self.sizeCapLowWater) - incoming, keep: nil)
+        if deleted > 0 { try await removeKeysBelowOldestPartition() }
         record(RetentionReport(bySize: deleted))
         return try await diskBytes() + incoming <= cap
     }
