@@ -32,17 +32,36 @@ struct PostgresNodeTests {
         return keys
     }
 
+    /// A node on PostgreSQL (`a`) and one on LMDB (`b`), an hour into their clocks, holding
+    /// `count` test messages divided between them (one in `oneSidedEvery` on one side only).
+    struct Pair {
+        let a: TestNode
+        let b: TestNode
+        let messages: [WakuMessage]
+        let forA: [WakuMessage]
+        let forB: [WakuMessage]
+
+        init(
+            _ server: PostgresServer, count: Int, seed: UInt64, oneSidedEvery: UInt64, postgresTimeout: Double = 30,
+            configure: @escaping (inout NodeConfiguration) -> Void = { _ in }
+        ) async throws {
+            a = try await TestNode(postgres: server, postgresTimeout: postgresTimeout, configure: configure)
+            b = try await TestNode(configure: configure)
+            a.clock.advance(by: 3_600)
+            b.clock.advance(by: 3_600)
+            messages = try testMessages(count: count, seed: seed)
+            (forA, forB) = divide(messages, seed: seed, oneSidedEvery: oneSidedEvery)
+            _ = try await a.archive.ingest(forA)
+            _ = try await b.archive.ingest(forB)
+        }
+    }
+
     @Test(arguments: Method.allCases)
     func aNodeOnPostgresAndOneOnLMDBConverge(method: Method) async throws {
         try await withPostgresServer { server in
-            let a = try await TestNode(postgres: server, configure: Self.configure(method))
-            let b = try await TestNode(configure: Self.configure(method))
-            a.clock.advance(by: 3_600)
-            b.clock.advance(by: 3_600)
-            let messages = try testMessages(count: 4_000, seed: 11)
-            let (forA, forB) = divide(messages, seed: 11, oneSidedEvery: 10)
-            _ = try await a.archive.ingest(forA)
-            _ = try await b.archive.ingest(forB)
+            let pair = try await Pair(
+                server, count: 4_000, seed: 11, oneSidedEvery: 10, configure: Self.configure(method))
+            let (a, b, messages, forA, forB) = (pair.a, pair.b, pair.messages, pair.forA, pair.forB)
             let peer = try a.node.client(for: try #require(b.node.address))
             let report = try await a.node.sync(with: peer, pubsubTopic: Self.topic)
             #expect(report.method == (method == .negentropy ? .negentropy : .storeSync))
@@ -61,14 +80,8 @@ struct PostgresNodeTests {
 
     @Test func whileItsDatabaseIsDownTheNodeReconcilesFromItsIndexAndRefusesTheRestRetryably() async throws {
         try await withPostgresServer { server in
-            let a = try await TestNode(postgres: server, postgresTimeout: 10)
-            let b = try await TestNode()
-            a.clock.advance(by: 3_600)
-            b.clock.advance(by: 3_600)
-            let messages = try testMessages(count: 3_000, seed: 13)
-            let (forA, forB) = divide(messages, seed: 13, oneSidedEvery: 5)
-            _ = try await a.archive.ingest(forA)
-            _ = try await b.archive.ingest(forB)
+            let pair = try await Pair(server, count: 3_000, seed: 13, oneSidedEvery: 5, postgresTimeout: 10)
+            let (a, b, messages, forA, forB) = (pair.a, pair.b, pair.messages, pair.forA, pair.forB)
             let postgres = try #require(a.archive as? PostgresArchive)
 
             // The archive's own disk use is a gauge of its own, beside the index's.
@@ -121,14 +134,8 @@ struct PostgresNodeTests {
 
     @Test func aSyncDuringARestartOfTheDatabaseEndsCleanlyAndTheNextOneConverges() async throws {
         try await withPostgresServer { server in
-            let a = try await TestNode(postgres: server)
-            let b = try await TestNode()
-            a.clock.advance(by: 3_600)
-            b.clock.advance(by: 3_600)
-            let messages = try testMessages(count: 6_000, seed: 12)
-            let (forA, forB) = divide(messages, seed: 12, oneSidedEvery: 4)
-            _ = try await a.archive.ingest(forA)
-            _ = try await b.archive.ingest(forB)
+            let pair = try await Pair(server, count: 6_000, seed: 12, oneSidedEvery: 4)
+            let (a, b, messages) = (pair.a, pair.b, pair.messages)
             let peer = try a.node.client(for: try #require(b.node.address))
             let node = a.node
             let first = Task { try await node.sync(with: peer, pubsubTopic: Self.topic) }
