@@ -16,11 +16,10 @@ extension MessageStore {
         return try write(entries.map { ($0, StoredRecord.encoded($0)) }).reduce(0) { $0 + ($1 == true ? 1 : 0) }
     }
 
-    /// Removes every key in `range` of every pubsub topic, with its records, `chunk` keys per
-    /// write transaction. Returns how many.
+    /// Removes every key in `range` of every pubsub topic, with its records. Returns how many.
     @discardableResult
-    public func removeKeys(in range: Range<SyncKey>, chunk: Int = indexRemovalChunk) throws -> Int {
-        try pubsubTopics().reduce(0) { $0 + (try deleteMessages(in: range, pubsubTopic: $1, chunk: chunk)) }
+    public func removeKeys(in range: Range<SyncKey>) throws -> Int {
+        try pubsubTopics().reduce(0) { $0 + (try deleteMessages(in: range, pubsubTopic: $1)) }
     }
 
     /// Empties every key index, with its records and the content-topic index and ids; markers

@@ -213,17 +213,24 @@ public final class MessageStore: Sendable {
     // MARK: Delete and prune
 
     /// Deletes the messages of a pubsub topic whose keys fall in `range`, with their index
-    /// entries, `chunk` keys per write transaction. Returns how many were deleted.
+    /// entries. Returns how many were deleted.
     @discardableResult
-    public func deleteMessages(in range: Range<SyncKey>, pubsubTopic: String, chunk: Int = deleteChunk) throws -> Int {
+    public func deleteMessages(in range: Range<SyncKey>, pubsubTopic: String) throws -> Int {
+        try deleteMessages(in: range, pubsubTopic: pubsubTopic, keepingRecords: false)
+    }
+
+    /// As `deleteMessages(in:pubsubTopic:)`; with `keepingRecords`, the records stay, for one
+    /// walk over them to remove (`removeKeys(below:)`).
+    func deleteMessages(in range: Range<SyncKey>, pubsubTopic: String, keepingRecords: Bool) throws -> Int {
         var total = 0
-        let chunk = max(1, chunk)
         while true {
             let deleted = try environment.write { txn -> Int in
-                try deleteChunk(txn, pubsubTopic: pubsubTopic, range: range, limit: chunk)
+                try deleteChunk(
+                    txn, pubsubTopic: pubsubTopic, range: range, limit: Self.deleteChunk, keepingRecords: keepingRecords
+                )
             }
             total += deleted
-            if deleted < chunk { return total }
+            if deleted < Self.deleteChunk { return total }
         }
     }
 
@@ -239,16 +246,11 @@ public final class MessageStore: Sendable {
     }
 
     /// Keys deleted per write transaction, so that a large prune does not hold one huge one.
-    public static let deleteChunk = 10_000
-    /// Keys of an archive's index removed per write transaction. Their records are spread over
-    /// the whole hash-keyed `messages` database, so each removal rewrites a page of it unless
-    /// the same transaction removes others there: larger transactions write far fewer pages
-    /// (an index record is some 80 bytes, a whole message 10 times that and more).
-    public static let indexRemovalChunk = 100_000
+    static let deleteChunk = 10_000
 
-    private func deleteChunk(_ txn: LMDBTransaction, pubsubTopic: String, range: Range<SyncKey>, limit: Int) throws
-        -> Int
-    {
+    private func deleteChunk(
+        _ txn: LMDBTransaction, pubsubTopic: String, range: Range<SyncKey>, limit: Int, keepingRecords: Bool
+    ) throws -> Int {
         guard let record = try scopeRecord(txn, pubsubTopic: pubsubTopic) else { return 0 }
         var keys = [SyncKey]()
         let snapshot = KeyIndexSnapshot(txn: txn, nodes: databases.nodes, record: record)
@@ -259,12 +261,15 @@ public final class MessageStore: Sendable {
             keys.append(key)
             return true
         }
-        try deleteKeys(txn, pubsubTopic: pubsubTopic, record: record, keys: keys)
+        try deleteKeys(txn, pubsubTopic: pubsubTopic, record: record, keys: keys, keepingRecords: keepingRecords)
         return keys.count
     }
 
-    /// Deletes indexed messages of one pubsub topic, with their index entries, in `txn`.
-    func deleteKeys(_ txn: LMDBTransaction, pubsubTopic: String, record: ScopeRecord, keys: [SyncKey]) throws {
+    /// Deletes indexed messages of one pubsub topic, with their index entries, in `txn`; their
+    /// records too unless `keepingRecords`.
+    func deleteKeys(
+        _ txn: LMDBTransaction, pubsubTopic: String, record: ScopeRecord, keys: [SyncKey], keepingRecords: Bool = false
+    ) throws {
         guard !keys.isEmpty else { return }
         // Read first (pointers into the map are invalidated by writes), then change.
         var contents: [(key: SyncKey, contentTopic: String)] = []
@@ -279,7 +284,7 @@ public final class MessageStore: Sendable {
         var contentIds: [String: UInt32] = [:]
         for (key, contentTopic) in contents {
             _ = try writer.remove(key)
-            try txn.delete(databases.messages, key.hash.bytes)
+            if !keepingRecords { try txn.delete(databases.messages, key.hash.bytes) }
             let contentId = try contentTopicId(&contentIds, txn: txn, topic: contentTopic)
             _ = try writers.writer(ScopeKey.contentTopic(contentId, pubsubTopic: pubsubTopic)).remove(key)
             try txn.delete(

@@ -130,13 +130,14 @@ extension PostgresArchive {
     }
 
     /// Removes the index keys older than every partition: those of dropped partitions (by this
-    /// pass, or by one that failed before it got here). Under the lock of partition changes, so
-    /// that a partition being made for an older message cannot lose the key written into it.
+    /// pass, or by one that failed before it got here), with one walk over the index records
+    /// (`MessageStore.removeKeys(below:)`). Under the lock of partition changes, so that a
+    /// partition being made for an older message cannot lose the key written into it.
     @discardableResult
     func removeKeysBelowOldestPartition() async throws -> Int {
         try await partitionChanges.withLock {
             let bound = try await partitions().first.map { UInt64($0.range.lowerBound) } ?? UInt64.max
-            return try await keyIndex.write { try $0.removeKeys(in: SyncKey(timestamp: 0)..<SyncKey(timestamp: bound)) }
+            return try await keyIndex.write { try $0.removeKeys(below: bound) }
         }
     }
 

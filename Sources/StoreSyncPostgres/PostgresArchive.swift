@@ -73,6 +73,9 @@ public final class PostgresArchive: Sendable {
         do {
             try await archive.migrate()
             try await archive.ensurePartitions(around: now)
+            // A retention pass cut off between the trees and the records finishes first: the
+            // index compared below is then whole.
+            try await index.write { try $0.resumeKeyRemoval() }
             let healed = try await archive.reconcileIndex()
             if healed.rebuiltPartitions > 0 || healed.removedKeys > 0 {
                 logger.notice(
