@@ -11,7 +11,7 @@ public struct PostgresArchiveConfiguration: Sendable {
     public var password: String?
     public var database: String
     /// How connections use TLS.
-    public var tls: PostgresTLSMode
+    public var tls: PostgresTLS
     /// The LMDB key index of what the archive holds, under the node's data directory.
     public var index: StoreConfiguration
     /// Where a bulk load of the key index keeps its scratch files; there while a load is
@@ -40,7 +40,7 @@ public struct PostgresArchiveConfiguration: Sendable {
 
     public init(
         host: String, port: Int = 5432, username: String, password: String? = nil, database: String,
-        tls: PostgresTLSMode = .prefer, index: StoreConfiguration,
+        tls: PostgresTLS = PostgresTLS(mode: .prefer), index: StoreConfiguration,
         partitionSeconds: UInt64 = Self.defaultPartitionSeconds,
         partitionsAhead: Int = Self.defaultPartitionsAhead, maximumPartitions: Int = Self.defaultMaximumPartitions,
         connections: Int = Self.defaultConnections, operationTimeout: Double = Self.defaultOperationTimeout,
@@ -62,7 +62,7 @@ public struct PostgresArchiveConfiguration: Sendable {
     }
 
     /// A configuration from a `postgres://user:password@host:port/database` URL, with
-    /// `?sslmode=…&sslrootcert=…` as libpq reads them (`PostgresTLSMode`).
+    /// `?sslmode=…&sslrootcert=…&sslcert=…&sslkey=…` as libpq reads them (`PostgresTLS`).
     public init(url: String, index: StoreConfiguration, retention: RetentionPolicy = .none) throws(PostgresArchiveError)
     {
         guard let parts = URLComponents(string: url), ["postgres", "postgresql"].contains(parts.scheme ?? ""),
@@ -77,17 +77,18 @@ public struct PostgresArchiveConfiguration: Sendable {
         }
         var parameters: [String: String] = [:]
         for item in parts.queryItems ?? [] {
-            guard ["sslmode", "sslrootcert"].contains(item.name), let value = item.value else {
+            guard PostgresTLS.parameters.contains(item.name), let value = item.value else {
                 throw .invalidURL(
                     url: Self.redacted(url),
-                    reason: "parameter \(item.name) is not read here (only sslmode and sslrootcert)")
+                    reason:
+                        "parameter \(item.name) is not read here (only \(PostgresTLS.parameters.joined(separator: ", ")))"
+                )
             }
             parameters[item.name] = value
         }
-        let tls: PostgresTLSMode
+        let tls: PostgresTLS
         do {
-            tls = try PostgresTLSMode.parse(
-                sslmode: parameters["sslmode"], rootCertificates: parameters["sslrootcert"], host: host)
+            tls = try PostgresTLS.parse(parameters, host: host)
         } catch {
             throw .invalidURL(url: Self.redacted(url), reason: error.reason)
         }

@@ -24,8 +24,12 @@ public final class PostgresServer: Sendable {
     public let username = "storesync"
     public let password: String
     /// With TLS, the server's certificate (PEM, for `localhost` and 127.0.0.1): the root a
-    /// client verifies it with. Such a server refuses TCP connections without TLS.
+    /// client verifies it with. Such a server refuses TCP connections without TLS, and to its
+    /// database `clientcert` those without a client certificate it signed for the user.
     public let certificate: String?
+    /// With TLS, a client certificate (PEM) for the user, signed by `certificate`, and its key.
+    public var clientCertificate: String? { certificate.map { _ in directory + "/client.crt" } }
+    public var clientKey: String? { certificate.map { _ in directory + "/client.key" } }
     private let binaries: String
 
     /// The URL of database `database` of this server, with the right password or `password`.
@@ -64,10 +68,18 @@ public final class PostgresServer: Sendable {
                     + " -addext subjectAltName=DNS:localhost,IP:127.0.0.1"
                     + " -keyout \(directory)/server.key -out \(directory)/server.crt 2>/dev/null"
                     + " && chmod 600 \(directory)/server.key"
-                    + " && printf 'local all all scram-sha-256\\nhostssl all all 127.0.0.1/32 scram-sha-256\\n"
+                    + " && openssl req -new -newkey rsa:2048 -nodes -subj /CN=storesync"
+                    + " -keyout \(directory)/client.key -out \(directory)/client.csr"
+                    + " && openssl x509 -req -in \(directory)/client.csr -CA \(directory)/server.crt"
+                    + " -CAkey \(directory)/server.key -CAcreateserial -days 2 -out \(directory)/client.crt"
+                    + " && chmod 644 \(directory)/client.key"
+                    + " && printf 'local all all scram-sha-256\\n"
+                    + "hostssl clientcert all 127.0.0.1/32 scram-sha-256 clientcert=verify-full\\n"
+                    + "hostssl all all 127.0.0.1/32 scram-sha-256\\n"
                     + "hostnossl all all 127.0.0.1/32 reject\\n' > \(directory)/data/pg_hba.conf"
                     + " && printf \"ssl = on\\nssl_cert_file = '\(directory)/server.crt'\\n"
-                    + "ssl_key_file = '\(directory)/server.key'\\n\" >> \(directory)/data/postgresql.conf")
+                    + "ssl_key_file = '\(directory)/server.key'\\nssl_ca_file = '\(directory)/server.crt'\\n\""
+                    + " >> \(directory)/data/postgresql.conf")
         }
         var lastError: (any Error)?
         for _ in 0..<5 {

@@ -331,11 +331,15 @@ struct PostgresArchiveTests {
         try await withPostgresServer(tls: true) { server in
             let directory = try TemporaryDirectory("pg")
             try await server.psql("CREATE DATABASE archive")
+            try await server.psql("CREATE DATABASE clientcert")
             let root = try #require(server.certificate)
-            func open(_ host: String, _ parameters: String) async throws -> PostgresArchive {
+            let (certificate, key) = (try #require(server.clientCertificate), try #require(server.clientKey))
+            func open(_ host: String, _ parameters: String, database: String = "archive") async throws
+                -> PostgresArchive
+            {
                 var configuration = try PostgresArchiveConfiguration(
-                    url: "postgres://storesync:\(server.password)@\(host):\(server.port)/archive?\(parameters)",
-                    index: StoreConfiguration(directory: directory.sub("index"), durability: .noSync))
+                    url: "postgres://storesync:\(server.password)@\(host):\(server.port)/\(database)?\(parameters)",
+                    index: StoreConfiguration(directory: directory.sub("index-\(database)"), durability: .noSync))
                 configuration.operationTimeout = 60
                 return try await PostgresArchive.open(configuration, now: Self.base)
             }
@@ -350,6 +354,18 @@ struct PostgresArchiveTests {
                 _ = try await archive.ingest(messages)
                 #expect(try await archive.messages(for: messages.map(\.hash)) == messages.map { $0 })
                 archive.close()
+            }
+            // A database that asks for a client certificate gets the one the URL names.
+            let withCertificate = try await open(
+                "127.0.0.1", "sslmode=require&sslcert=\(certificate)&sslkey=\(key)", database: "clientcert")
+            _ = try await withCertificate.ingest(messages)
+            #expect(try await withCertificate.messages(for: [messages[0].hash]) == [messages[0]])
+            withCertificate.close()
+            await #expect {
+                _ = try await open("127.0.0.1", "sslmode=require", database: "clientcert")
+            } throws: { error in
+                guard case .authenticationFailed = error as? PostgresArchiveError else { return false }
+                return "\(error)".contains("certificate")
             }
             // Without TLS the server refuses; a certificate no root vouches for is refused here.
             await #expect {
@@ -368,6 +384,9 @@ struct PostgresArchiveTests {
             for parameters in [
                 "sslmode=verify-full&sslrootcert=\(root)", "sslmode=sometimes", "sslmode=require&sslcert=x",
                 "sslmode=verify-ca&sslrootcert=\(directory.sub("absent.pem"))",
+                "sslmode=require&sslcert=\(certificate)",
+                "sslmode=disable&sslcert=\(certificate)&sslkey=\(key)",
+                "sslmode=require&sslcert=\(directory.sub("absent.pem"))&sslkey=\(key)",
             ] {
                 await #expect {
                     _ = try await open("127.0.0.1", parameters)
