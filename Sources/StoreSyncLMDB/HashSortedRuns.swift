@@ -94,15 +94,7 @@ final class HashSortedRuns {
         guard descriptor >= 0 else { throw StoreError.scratchFile(path: path, operation: "create", errno: errno) }
         runs.append(path)
         defer { close(descriptor) }
-        try buffer.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let written = write(descriptor, raw.baseAddress! + offset, raw.count - offset)
-                if written < 0 && errno == EINTR { continue }
-                guard written > 0 else { throw StoreError.scratchFile(path: path, operation: "write", errno: errno) }
-                offset += written
-            }
-        }
+        try buffer.withUnsafeBytes { try ScratchFile.write($0, to: descriptor, at: 0, path: path) }
         buffer.removeAll(keepingCapacity: true)
     }
 

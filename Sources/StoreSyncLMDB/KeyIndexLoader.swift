@@ -182,7 +182,6 @@ public final class KeyIndexLoader {
             }
             return trees
         }
-        store.environment.startWriteback()
         for group in sorted {
             let pair = TopicPair(pubsubTopic: group.pubsubTopic, contentTopic: group.contentTopic)
             let id: UInt32

@@ -90,6 +90,23 @@ struct LMDBTransaction {
         from start: [UInt8],
         _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool
     ) throws {
+        try walk(dbi, key: start, forward: true) { try body($0, $1) ? .next : .stop }
+    }
+
+    /// What a forward walk does with the record it is shown.
+    enum WalkStep {
+        case next
+        case delete
+        case stop
+    }
+
+    /// Visits records with keys from `start` (inclusive; the first record, for an empty key) in
+    /// key order, deleting those `body` says to, until it says stop.
+    func prune(
+        _ dbi: MDB_dbi,
+        from start: [UInt8],
+        _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> WalkStep
+    ) throws {
         try walk(dbi, key: start, forward: true, body)
     }
 
@@ -100,16 +117,17 @@ struct LMDBTransaction {
         before end: [UInt8],
         _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool
     ) throws {
-        try walk(dbi, key: end, forward: false, body)
+        try walk(dbi, key: end, forward: false) { try body($0, $1) ? .next : .stop }
     }
 
     /// One cursor walk: forward from the first key >= `key` (or the first key, for an empty one),
-    /// or backward from the last key below it.
+    /// or backward from the last key below it. Only a forward walk deletes: after a delete the
+    /// cursor stands on the next record, which the step forward then returns.
     private func walk(
         _ dbi: MDB_dbi,
         key: [UInt8],
         forward: Bool,
-        _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool
+        _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> WalkStep
     ) throws {
         var cursor: OpaquePointer?
         try StoreError.check(mdb_cursor_open(pointer, dbi, &cursor), "cursor open")
@@ -133,7 +151,13 @@ struct LMDBTransaction {
         while code == 0 {
             let key = UnsafeRawBufferPointer(start: keyValue.mv_data, count: keyValue.mv_size)
             let value = UnsafeRawBufferPointer(start: data.mv_data, count: data.mv_size)
-            guard try body(key, value) else { return }
+            switch try body(key, value) {
+            case .stop: return
+            case .delete:
+                precondition(forward, "a backward walk does not delete")
+                try StoreError.check(mdb_cursor_del(cursor, 0), "cursor delete")
+            case .next: break
+            }
             code = mdb_cursor_get(cursor, &keyValue, &data, step)
         }
         if code != MDB_NOTFOUND { try StoreError.check(code, "cursor step") }

@@ -1,4 +1,3 @@
-import CLMDB
 import StoreSyncCore
 
 /// Removing every key below a bound from an archive's index, at the cost of one pass over its
@@ -33,17 +32,10 @@ extension MessageStore {
             value.appendBigEndian(bound)
             _ = try txn.put(databases.meta, Self.keyRemovalMarker, value)
         }
-        let range = SyncKey(timestamp: 0)..<SyncKey(timestamp: bound)
-        var removed = 0
-        for topic in try pubsubTopics() {
-            removed += try deleteMessages(in: range, pubsubTopic: topic, keepingRecords: true)
-        }
-        try removeRecords(below: bound, walkChunk: walkChunk)
-        return removed
+        return try completeKeyRemoval(below: bound, walkChunk: walkChunk)
     }
 
-    /// Completes a removal that was cut off: removes the records below its bound. Does
-    /// nothing if none was.
+    /// Completes a removal that was cut off. Does nothing if none was.
     public func resumeKeyRemoval() throws {
         try resumeKeyRemoval(walkChunk: Self.recordWalkChunk)
     }
@@ -54,57 +46,38 @@ extension MessageStore {
         guard marker.count == 8 else {
             throw StoreError.corruptRecord(what: "key removal marker", detail: "\(marker.count) bytes, not 8")
         }
-        let bound = marker.reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-        for topic in try pubsubTopics() {
-            _ = try deleteMessages(
-                in: SyncKey(timestamp: 0)..<SyncKey(timestamp: bound), pubsubTopic: topic, keepingRecords: true)
-        }
-        try removeRecords(below: bound, walkChunk: walkChunk)
+        try completeKeyRemoval(below: marker.withUnsafeBytes { $0.loadBigEndianUInt64(at: 0) }, walkChunk: walkChunk)
     }
 
-    /// Walks the records in hash order and deletes those below `bound`, `walkChunk` records a
-    /// transaction; the last one clears the marker.
-    private func removeRecords(below bound: UInt64, walkChunk: Int) throws {
+    /// The two steps of a removal whose marker is written: the keys leave the trees and the
+    /// content-topic index, their records stay; then the walk over the records, whose last
+    /// transaction deletes the marker. Returns how many keys the trees held.
+    @discardableResult
+    private func completeKeyRemoval(below bound: UInt64, walkChunk: Int) throws -> Int {
+        var removed = 0
+        for topic in try pubsubTopics() {
+            removed += try deleteMessages(
+                in: SyncKey(timestamp: 0)..<SyncKey(timestamp: bound), pubsubTopic: topic, keepingRecords: true)
+        }
         let walkChunk = max(1, walkChunk)
-        var next: [UInt8]? = nil
-        var done = false
-        while !done {
-            let start = next
-            (next, done) = try environment.write { txn -> ([UInt8]?, Bool) in
-                var cursor: OpaquePointer?
-                try StoreError.check(mdb_cursor_open(txn.pointer, databases.messages, &cursor), "open cursor")
-                guard let cursor else {
-                    throw StoreError.lmdb(code: -1, operation: "open cursor", message: "no cursor")
-                }
-                defer { mdb_cursor_close(cursor) }
-                var key = MDB_val()
-                var value = MDB_val()
-                var code: Int32
-                if var start {
-                    code = start.withUnsafeMutableBytes { bytes in
-                        key = MDB_val(mv_size: bytes.count, mv_data: bytes.baseAddress)
-                        return mdb_cursor_get(cursor, &key, &value, MDB_SET_RANGE)
-                    }
-                } else {
-                    code = mdb_cursor_get(cursor, &key, &value, MDB_FIRST)
-                }
+        var next: [UInt8]? = []
+        while let start = next {
+            next = try environment.write { txn -> [UInt8]? in
                 var looked = 0
-                while code == 0, looked < walkChunk {
-                    let raw = UnsafeRawBufferPointer(start: value.mv_data, count: value.mv_size)
-                    if try Self.recordTimestamp(raw) < bound {
-                        try StoreError.check(mdb_cursor_del(cursor, 0), "delete record")
+                var resume: [UInt8]?
+                try txn.prune(databases.messages, from: start) { key, value in
+                    guard looked < walkChunk else {
+                        resume = Array(key)
+                        return .stop
                     }
                     looked += 1
-                    code = mdb_cursor_get(cursor, &key, &value, MDB_NEXT)
+                    return try Self.recordTimestamp(value) < bound ? .delete : .next
                 }
-                if code == MDB_NOTFOUND {
-                    _ = try txn.delete(databases.meta, Self.keyRemovalMarker)
-                    return (nil, true)
-                }
-                try StoreError.check(code, "walk records")
-                return (Array(UnsafeRawBufferPointer(start: key.mv_data, count: key.mv_size)), false)
+                if resume == nil { try txn.delete(databases.meta, Self.keyRemovalMarker) }
+                return resume
             }
         }
+        return removed
     }
 
     /// The timestamp of a stored record, read without decoding the rest of an index record.
@@ -113,6 +86,6 @@ extension MessageStore {
         guard raw.count >= 9 else {
             throw StoreError.corruptRecord(what: "index record", detail: "\(raw.count) bytes, no timestamp")
         }
-        return raw[1..<9].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        return raw.loadBigEndianUInt64(at: 1)
     }
 }

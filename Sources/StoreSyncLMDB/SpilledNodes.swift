@@ -117,15 +117,7 @@ final class SpilledNodes {
     }
 
     private func writePending() throws {
-        try pending.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let count = pwrite(descriptor, raw.baseAddress! + offset, raw.count - offset, off_t(written + offset))
-                if count < 0 && errno == EINTR { continue }
-                guard count > 0 else { throw StoreError.scratchFile(path: path, operation: "write", errno: errno) }
-                offset += count
-            }
-        }
+        try pending.withUnsafeBytes { try ScratchFile.write($0, to: descriptor, at: written, path: path) }
         written += pending.count
         pending.removeAll(keepingCapacity: true)
     }

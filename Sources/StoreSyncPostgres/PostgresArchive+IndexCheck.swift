@@ -100,16 +100,7 @@ extension PostgresArchive {
                 ), logger: self.logger
             ).integer()
         }
-        return estimate > 0 ? estimate : try await rowCount(of: partition)
-    }
-
-    /// Rows of a partition.
-    func rowCount(of partition: Partition) async throws -> Int {
-        try await database("counting \(partition.name)") { client in
-            try await client.query(
-                PostgresQuery(unsafeSQL: "SELECT count(*) FROM \(partition.name)"), logger: self.logger
-            ).integer()
-        }
+        return estimate > 0 ? estimate : try await rowCount(partition)
     }
 
     /// Count and XOR of the partition's hashes, computed by the database.
