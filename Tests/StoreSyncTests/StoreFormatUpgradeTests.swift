@@ -18,7 +18,7 @@ import Testing
     @Test func aFormatOneStoreIsUpgradedInPlaceAndKeepsEverything() throws {
         let directory = try TemporaryDirectory()
         let path = try Self.copyOfFormatOneStore(into: directory)
-        var kept = try FormatOneFixture.kept()
+        var kept = try OldFormatFixture.kept()
         var random = SplitMix64(seed: 9)
         for _ in 0..<2 {
             // The second open finds the current format and changes nothing.
@@ -26,11 +26,11 @@ import Testing
             try store._checkInvariants()
             let model = MemoryXorStorage(try kept.map(XorIndexTests.entry))
             #expect(try store.messageCount() == kept.count)
-            #expect(Set(try store.pubsubTopics()) == Set(FormatOneFixture.pubsubTopics))
+            #expect(Set(try store.pubsubTopics()) == Set(OldFormatFixture.pubsubTopics))
             try store.withXorSnapshot { snapshot throws in
                 for scope in [
-                    SyncScope(), SyncScope(pubsubTopics: [FormatOneFixture.pubsubTopics[1]]),
-                    SyncScope(contentTopics: [FormatOneFixture.contentTopics[2], FormatOneFixture.contentTopics[4]]),
+                    SyncScope(), SyncScope(pubsubTopics: [OldFormatFixture.pubsubTopics[1]]),
+                    SyncScope(contentTopics: [OldFormatFixture.contentTopics[2], OldFormatFixture.contentTopics[4]]),
                 ] {
                     let all = (
                         SyncKey(timestamp: 0),
@@ -42,8 +42,8 @@ import Testing
                     #expect(xor == model.xor(from: all.0, through: all.1, in: scope))
                 }
             }
-            let keyIndex = Set(FormatOneFixture.keyIndex())
-            try store.withKeyIndexSnapshot(index: FormatOneFixture.keyIndexName) { snapshot throws in
+            let keyIndex = Set(OldFormatFixture.keyIndex())
+            try store.withKeyIndexSnapshot(index: OldFormatFixture.keyIndexName) { snapshot throws in
                 let count = try snapshot.count()
                 let stored = try snapshot.accumulator(of: 0..<count)
                 var sum = Accumulator()

@@ -1,9 +1,9 @@
 import StoreSyncCore
 
-/// What the committed store of format `storesync-lmdb/1` (`Tests/Vectors/lmdb-format-1`) holds:
-/// written once by that version from these messages, then left untouched, so that every later
-/// version is tested against a store it did not write.
-enum FormatOneFixture {
+/// What the committed stores of earlier formats (`Tests/Vectors/lmdb-format-1` and `-2`) hold:
+/// each written once by the version of its format from these messages, then left untouched, so
+/// that every later version is tested against stores it did not write.
+enum OldFormatFixture {
     static let pubsubTopics = ["/waku/2/rs/1/0", "/waku/2/rs/1/1", "/waku/2/rs/1/2"]
     static let contentTopics = [
         "/app/1/a/proto", "/app/1/b/proto", "/app/1/c/proto", "/app/1/d/proto", "/app/1/e/proto",
