@@ -7,6 +7,10 @@ import StoreSyncCore
 /// it never runs again.
 enum FormatUpgrade {
     static let formatOne = "storesync-lmdb/1"
+    static let formatTwo = "storesync-lmdb/2"
+    /// The content-topic index of formats 1 and 2: an entry per message, keyed by scope id,
+    /// content topic id and key, which the content-topic trees of format 2 made redundant.
+    static let contentIndexName = "by_content"
 
     /// Keys of the content-topic index taken per step while building the content-topic trees, so
     /// that memory stays bounded whatever the archive's size.
@@ -15,7 +19,9 @@ enum FormatUpgrade {
     /// Format 1 to 2: internal entries gain the XOR of their keys' hashes (and are at most 16 a
     /// node, to stay within a page), and every (content topic, pubsub topic) pair gets a tree
     /// of its own, built from the content-topic index.
-    static func fromFormatOne(_ txn: LMDBTransaction, _ databases: LMDBEnvironment.Databases) throws {
+    static func fromFormatOne(
+        _ txn: LMDBTransaction, _ databases: LMDBEnvironment.Databases, contentIndex: MDB_dbi
+    ) throws {
         var scopes: [(key: [UInt8], record: ScopeRecord)] = []
         try txn.scan(databases.scopes, from: []) { key, value in
             let name = String(decoding: key.dropFirst(), as: UTF8.self)
@@ -28,8 +34,15 @@ enum FormatUpgrade {
         }
         for (key, record) in scopes where key.first == ScopeKey.messagesKind {
             try buildContentTopicTrees(
-                txn, databases, pubsubTopic: String(decoding: key.dropFirst(), as: UTF8.self), scopeId: record.scopeId)
+                txn, databases, contentIndex: contentIndex,
+                pubsubTopic: String(decoding: key.dropFirst(), as: UTF8.self), scopeId: record.scopeId)
         }
+    }
+
+    /// Format 2 to 3: the content-topic index goes (queries by content topic read the
+    /// content-topic trees), its pages back to the free list.
+    static func fromFormatTwo(_ txn: LMDBTransaction, contentIndex: MDB_dbi) throws {
+        try StoreError.check(mdb_drop(txn.pointer, contentIndex, 1), "drop database \(contentIndexName)")
     }
 
     /// Keeps a tree's leaves (their layout did not change) and writes its internal levels anew.
@@ -108,7 +121,8 @@ enum FormatUpgrade {
     /// Fills the trees of each content topic of a pubsub topic from its content-topic index
     /// entries, which come in (content topic, key) order, so every tree is built by appending.
     private static func buildContentTopicTrees(
-        _ txn: LMDBTransaction, _ databases: LMDBEnvironment.Databases, pubsubTopic: String, scopeId: UInt32
+        _ txn: LMDBTransaction, _ databases: LMDBEnvironment.Databases, contentIndex: MDB_dbi, pubsubTopic: String,
+        scopeId: UInt32
     ) throws {
         var start: [UInt8] = []
         start.appendBigEndian(scopeId)
@@ -116,8 +130,8 @@ enum FormatUpgrade {
         while true {
             var entries: [(contentTopic: UInt32, key: SyncKey)] = []
             var last: [UInt8]?
-            try txn.scan(databases.byContent, from: resumeAfter ?? start) { raw, _ in
-                guard let entry = MessageStore.contentIndexEntry(raw, scope: scopeId) else { return false }
+            try txn.scan(contentIndex, from: resumeAfter ?? start) { raw, _ in
+                guard let entry = contentIndexEntry(raw, scope: scopeId) else { return false }
                 if let resumeAfter, raw.elementsEqual(resumeAfter) { return true }
                 entries.append(entry)
                 last = Array(raw)
@@ -131,6 +145,15 @@ enum FormatUpgrade {
             guard entries.count == chunk, let last else { return }
             resumeAfter = last
         }
+    }
+
+    /// The content topic id and key of a content-index entry of `scope`; nil for an entry of
+    /// another scope.
+    private static func contentIndexEntry(_ raw: UnsafeRawBufferPointer, scope: UInt32) -> (
+        contentTopic: UInt32, key: SyncKey
+    )? {
+        guard raw.count == 48, raw.loadBigEndianUInt32(at: 0) == scope else { return nil }
+        return (raw.loadBigEndianUInt32(at: 4), NodeView.key(in: raw, at: 8))
     }
 
     private static func missing(_ id: UInt64, _ record: ScopeRecord) -> StoreError {

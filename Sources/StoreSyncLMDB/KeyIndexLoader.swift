@@ -10,8 +10,7 @@ import StoreSyncCore
 /// pubsub topic. Trees are built bottom up as the windows come (`TreeBuilder`), their nodes
 /// kept aside (`SpilledNodes`) and appended in key order at the end; index records
 /// wait in hash order (`HashSortedRuns`, memory bounded by `runLength`) and are appended to the
-/// `messages` database at the end; the content-topic index is appended from the finished
-/// content-topic trees.
+/// `messages` database at the end.
 ///
 /// The load's commits are not flushed one by one: the disk writes them behind the work, and
 /// `finish` flushes once. Until then the scratch directory, made before the first write and
@@ -199,7 +198,7 @@ public final class KeyIndexLoader {
     }
 
     /// Writes what is still in memory: the trees' open nodes and scope records, the index
-    /// records, the content-topic index; flushes it all to the disk and removes the scratch
+    /// records; flushes it all to the disk and removes the scratch
     /// directory. Returns how many keys were loaded. A hash that came with two timestamps fails
     /// the load (`invalidRequest`): the index keeps one key per hash.
     @discardableResult
@@ -224,7 +223,6 @@ public final class KeyIndexLoader {
         try nodes.append(scopes.map(\.record), to: store.environment, nodes: databases.nodes)
         let loaded = records.count
         try appendRecords()
-        try appendContentIndex(scopes: scopes)
         try store.environment.deferFlushes(false)
         try store.environment.flush()
         try Self.removeScratch(scratchDirectory)
@@ -279,49 +277,5 @@ public final class KeyIndexLoader {
             if batch.count == Self.appendChunk { try write() }
         }
         if !batch.isEmpty { try write() }
-    }
-
-    /// Appends every content-topic tree's keys to the content-topic index, in its key order
-    /// (pubsub scope, content topic, key).
-    private func appendContentIndex(scopes: [(key: [UInt8], record: ScopeRecord)]) throws {
-        var pubsubScopeIds: [String: UInt32] = [:]
-        var contentTrees: [(pubsubScope: UInt32, contentId: UInt32, record: ScopeRecord)] = []
-        for (key, record) in scopes {
-            guard let (kind, _, name) = ScopeKey.parse(key), kind == ScopeKey.messagesKind else { continue }
-            pubsubScopeIds[name] = record.scopeId
-        }
-        for (key, record) in scopes {
-            guard let (kind, contentId, name) = ScopeKey.parse(key), kind == ScopeKey.contentTopicKind,
-                let contentId, let pubsubScope = pubsubScopeIds[name]
-            else { continue }
-            contentTrees.append((pubsubScope, contentId, record))
-        }
-        contentTrees.sort { ($0.pubsubScope, $0.contentId) < ($1.pubsubScope, $1.contentId) }
-        let store = self.store
-        let databases = store.databases
-        for tree in contentTrees {
-            let total = try store.environment.read { txn in
-                try KeyIndexSnapshot(txn: txn, nodes: databases.nodes, record: tree.record).count()
-            }
-            for start in stride(from: 0, to: total, by: Self.appendChunk) {
-                try store.environment.write { txn in
-                    let snapshot = KeyIndexSnapshot(txn: txn, nodes: databases.nodes, record: tree.record)
-                    try LMDBAppender.with(txn, databases.byContent) { appender in
-                        var entry = [UInt8](repeating: 0, count: 48)
-                        try snapshot.forEachKey(in: start..<min(total, start + Self.appendChunk)) { key in
-                            entry.withUnsafeMutableBytes { out in
-                                out.storeBytes(of: tree.pubsubScope.bigEndian, toByteOffset: 0, as: UInt32.self)
-                                out.storeBytes(of: tree.contentId.bigEndian, toByteOffset: 4, as: UInt32.self)
-                                MutableNode.store(key, into: out, at: 8)
-                            }
-                            try entry.withUnsafeBytes { entry in
-                                try appender.append(entry, UnsafeRawBufferPointer(start: nil, count: 0))
-                            }
-                            return true
-                        }
-                    }
-                }
-            }
-        }
     }
 }

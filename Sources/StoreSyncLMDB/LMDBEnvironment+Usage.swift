@@ -9,7 +9,7 @@ extension LMDBEnvironment {
             let dbs = databases
             var pages = 2  // the two meta pages
             var pageSize = 4_096
-            for dbi in [0, 1, dbs.meta, dbs.scopes, dbs.nodes, dbs.messages, dbs.byContent, dbs.contentTopics] {
+            for dbi in [0, 1, dbs.meta, dbs.scopes, dbs.nodes, dbs.messages, dbs.contentTopics] {
                 var stat = MDB_stat()
                 try StoreError.check(mdb_stat(txn.pointer, dbi, &stat), "stat database \(dbi)")
                 pages += Int(stat.ms_branch_pages) + Int(stat.ms_leaf_pages) + Int(stat.ms_overflow_pages)

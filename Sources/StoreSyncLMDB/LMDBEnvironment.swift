@@ -11,12 +11,16 @@ final class LMDBEnvironment: @unchecked Sendable {
         var scopes: MDB_dbi = 0
         var nodes: MDB_dbi = 0
         var messages: MDB_dbi = 0
-        var byContent: MDB_dbi = 0
         var contentTopics: MDB_dbi = 0
     }
 
+    /// The names of the databases of the current format.
+    static let databaseNames = ["meta", "scopes", "nodes", "messages", "content_topics"]
+    /// The unnamed database, whose keys are the names of the others.
+    static let mainDatabase: MDB_dbi = 1
+
     static let formatKey = Array("format".utf8)
-    static let formatValue = "storesync-lmdb/2"
+    static let formatValue = "storesync-lmdb/3"
 
     let pointer: OpaquePointer
     let configuration: StoreConfiguration
@@ -112,11 +116,10 @@ final class LMDBEnvironment: @unchecked Sendable {
             let existing = try Self.namedDatabaseCount(txn)
             var databases = Databases()
             databases.meta = try open("meta")
-            var upgrading = false
+            var found = Self.formatValue
             if let format = try txn.get(databases.meta, Self.formatKey) {
-                let found = String(decoding: format, as: UTF8.self)
-                upgrading = found == FormatUpgrade.formatOne
-                guard found == Self.formatValue || upgrading else {
+                found = String(decoding: format, as: UTF8.self)
+                guard [Self.formatValue, FormatUpgrade.formatOne, FormatUpgrade.formatTwo].contains(found) else {
                     throw StoreError.unsupportedFormat(found: found, expected: Self.formatValue)
                 }
             } else if existing > 0 {
@@ -128,10 +131,13 @@ final class LMDBEnvironment: @unchecked Sendable {
             databases.scopes = try open("scopes")
             databases.nodes = try open("nodes")
             databases.messages = try open("messages")
-            databases.byContent = try open("by_content")
             databases.contentTopics = try open("content_topics")
-            if upgrading {
-                try FormatUpgrade.fromFormatOne(txn, databases)
+            if found != Self.formatValue {
+                let contentIndex = try open(FormatUpgrade.contentIndexName)
+                if found == FormatUpgrade.formatOne {
+                    try FormatUpgrade.fromFormatOne(txn, databases, contentIndex: contentIndex)
+                }
+                try FormatUpgrade.fromFormatTwo(txn, contentIndex: contentIndex)
                 try txn.put(databases.meta, Self.formatKey, Array(Self.formatValue.utf8))
             }
             self.databases = databases
@@ -142,7 +148,7 @@ final class LMDBEnvironment: @unchecked Sendable {
     /// environment.
     private static func namedDatabaseCount(_ txn: LMDBTransaction) throws -> Int {
         var stat = MDB_stat()
-        try StoreError.check(mdb_stat(txn.pointer, 1, &stat), "stat main database")
+        try StoreError.check(mdb_stat(txn.pointer, mainDatabase, &stat), "stat main database")
         return Int(stat.ms_entries)
     }
 

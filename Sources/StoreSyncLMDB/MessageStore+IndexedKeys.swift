@@ -1,7 +1,7 @@
 import StoreSyncCore
 
 /// A store as the key index of another archive: it holds each message's key and topics (format-2
-/// records) in the same trees and content-topic index as a whole archive, so reconciliation,
+/// records) in the same trees as a whole archive, so reconciliation,
 /// counts and key queries read it as they read one.
 extension MessageStore {
     /// Adds keys with their topics in one write transaction. Keys already present are left as
@@ -22,13 +22,11 @@ extension MessageStore {
         try pubsubTopics().reduce(0) { $0 + (try deleteMessages(in: range, pubsubTopic: $1)) }
     }
 
-    /// Empties every key index, with its records and the content-topic index and ids; markers
-    /// stay. For an index that is to be built anew.
+    /// Empties every key index, with its records and the content topic ids; markers stay. For an
+    /// index that is to be built anew.
     public func removeAllKeys() throws {
         try environment.write { txn in
-            for database in [
-                databases.scopes, databases.nodes, databases.messages, databases.byContent, databases.contentTopics,
-            ] {
+            for database in [databases.scopes, databases.nodes, databases.messages, databases.contentTopics] {
                 try txn.empty(database)
             }
         }

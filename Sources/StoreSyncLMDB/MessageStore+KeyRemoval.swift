@@ -4,9 +4,8 @@ import StoreSyncCore
 /// records rather than a page written per key.
 ///
 /// Removed key by key, each key's record (keyed by hash, so anywhere in the `messages`
-/// database) costs a page rewritten: millions of keys, gigabytes written. Here the trees and the
-/// content-topic index lose the keys in time order (their pages hold neighbouring keys), and the
-/// records go in one walk of the `messages` database in hash order, each page rewritten once.
+/// database) costs a page rewritten: millions of keys, gigabytes written. Here the trees lose the
+/// keys in time order (their pages hold neighbouring keys), and the records go in one walk of the `messages` database in hash order, each page rewritten once.
 /// A marker in `meta` names the bound from the first change to the last, so that a removal cut
 /// off between the two steps is completed (`resumeKeyRemoval`) before the store is used again:
 /// a record left without its key would make the index refuse that key as a duplicate.
@@ -15,8 +14,7 @@ extension MessageStore {
     /// Records looked at per write transaction of the walk.
     static let recordWalkChunk = 1_000_000
 
-    /// Removes every key with a timestamp below `bound` from every tree, the content-topic
-    /// index and the records. For the index of another archive: every record below the bound
+    /// Removes every key with a timestamp below `bound` from every tree and the records. For the index of another archive: every record below the bound
     /// goes, whether a tree held its key or not. Returns how many keys the trees held.
     @discardableResult
     public func removeKeys(below bound: UInt64) throws -> Int {
@@ -49,8 +47,8 @@ extension MessageStore {
         try completeKeyRemoval(below: marker.withUnsafeBytes { $0.loadBigEndianUInt64(at: 0) }, walkChunk: walkChunk)
     }
 
-    /// The two steps of a removal whose marker is written: the keys leave the trees and the
-    /// content-topic index, their records stay; then the walk over the records, whose last
+    /// The two steps of a removal whose marker is written: the keys leave the trees, their
+    /// records stay; then the walk over the records, whose last
     /// transaction deletes the marker. Returns how many keys the trees held.
     @discardableResult
     private func completeKeyRemoval(below bound: UInt64, walkChunk: Int) throws -> Int {

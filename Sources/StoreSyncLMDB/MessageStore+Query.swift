@@ -15,8 +15,9 @@ extension MessageStore {
 
     /// Keys of stored messages matching a filter, in key order starting after (forward) or before
     /// (backward) `cursor`, at most `limit`: with `contentTopics`, those of `pubsubTopic` on those
-    /// content topics (the content-topic index); without, those of `pubsubTopic`, or of every
-    /// pubsub topic when it is nil (the key indexes). Timestamps in `timeRange` (end exclusive).
+    /// content topics (their content-topic trees); without, those of `pubsubTopic`, or of every
+    /// pubsub topic when it is nil (the pubsub-topic trees). Timestamps in `timeRange` (end
+    /// exclusive).
     /// Returned in the direction of travel: ascending forward, descending backward.
     public func queryKeys(
         pubsubTopic: String?,
@@ -27,29 +28,26 @@ extension MessageStore {
         limit: Int
     ) throws -> [QueryHit] {
         try environment.read { txn in
-            var lists: [[QueryHit]] = []
+            var trees: [(pubsubTopic: String, record: ScopeRecord)] = []
             if let pubsubTopic, !contentTopics.isEmpty {
-                guard let record = try scopeRecord(txn, pubsubTopic: pubsubTopic) else {
-                    return []
-                }
                 for topic in Set(contentTopics) {
-                    guard let id = try storedContentTopicId(txn, topic: topic) else { continue }
-                    lists.append(
-                        try contentScan(
-                            txn, scope: record.scopeId, contentTopic: id, pubsubTopic: pubsubTopic,
-                            timeRange: timeRange,
-                            cursor: cursor, forward: forward, limit: limit))
+                    guard let id = try storedContentTopicId(txn, topic: topic),
+                        let record = try TreeWriters.record(
+                            txn, databases, ScopeKey.contentTopic(id, pubsubTopic: pubsubTopic))
+                    else { continue }
+                    trees.append((pubsubTopic, record))
                 }
             } else {
-                let topics = try pubsubTopic.map { [$0] } ?? pubsubTopics(txn)
-                for topic in topics {
+                for topic in try pubsubTopic.map({ [$0] }) ?? pubsubTopics(txn) {
                     guard let record = try scopeRecord(txn, pubsubTopic: topic) else { continue }
-                    let snapshot = KeyIndexSnapshot(txn: txn, nodes: environment.databases.nodes, record: record)
-                    lists.append(
-                        try indexScan(
-                            snapshot, pubsubTopic: topic, timeRange: timeRange, cursor: cursor, forward: forward,
-                            limit: limit))
+                    trees.append((topic, record))
                 }
+            }
+            let lists = try trees.map { tree in
+                try indexScan(
+                    KeyIndexSnapshot(txn: txn, nodes: databases.nodes, record: tree.record),
+                    pubsubTopic: tree.pubsubTopic, timeRange: timeRange, cursor: cursor, forward: forward,
+                    limit: limit)
             }
             let merged = lists.joined().sorted { forward ? $0.key < $1.key : $1.key < $0.key }
             return Array(merged.prefix(limit))
@@ -80,41 +78,5 @@ extension MessageStore {
             return true
         }
         return forward ? hits : hits.reversed()
-    }
-
-    private func contentScan(
-        _ txn: LMDBTransaction, scope: UInt32, contentTopic: UInt32, pubsubTopic: String, timeRange: Range<UInt64>,
-        cursor: SyncKey?, forward: Bool, limit: Int
-    ) throws -> [QueryHit] {
-        var hits = [QueryHit]()
-        func hit(_ raw: UnsafeRawBufferPointer) -> QueryHit? {
-            Self.contentIndexEntry(raw, scope: scope, contentTopic: contentTopic).map {
-                QueryHit(key: $0, pubsubTopic: pubsubTopic)
-            }
-        }
-        if forward {
-            var start = SyncKey(timestamp: timeRange.lowerBound)
-            if let cursor, start < cursor { start = cursor }
-            try txn.scan(
-                environment.databases.byContent,
-                from: Self.contentIndexKey(scope: scope, contentTopic: contentTopic, key: start)
-            ) { key, _ in
-                guard let found = hit(key), found.key.timestamp < timeRange.upperBound else { return false }
-                if found.key != cursor { hits.append(found) }
-                return hits.count < limit
-            }
-        } else {
-            var end = SyncKey(timestamp: timeRange.upperBound)
-            if let cursor, cursor < end { end = cursor }
-            try txn.scanBackward(
-                environment.databases.byContent,
-                before: Self.contentIndexKey(scope: scope, contentTopic: contentTopic, key: end)
-            ) { key, _ in
-                guard let found = hit(key), found.key.timestamp >= timeRange.lowerBound else { return false }
-                hits.append(found)
-                return hits.count < limit
-            }
-        }
-        return hits
     }
 }

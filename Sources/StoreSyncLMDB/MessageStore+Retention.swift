@@ -224,10 +224,8 @@ extension MessageStore {
         try environment.write { txn in
             // The oldest `limit` of each topic, merged, hold the oldest `limit` of all.
             var candidates: [(key: SyncKey, topic: String)] = []
-            var records: [String: ScopeRecord] = [:]
             for topic in try pubsubTopics(txn) {
                 guard let record = try scopeRecord(txn, pubsubTopic: topic) else { continue }
-                records[topic] = record
                 let snapshot = KeyIndexSnapshot(txn: txn, nodes: databases.nodes, record: record)
                 try snapshot.forEachKey(in: 0..<min(limit, try snapshot.count())) { key in
                     if let bound, key >= bound { return false }
@@ -238,14 +236,13 @@ extension MessageStore {
             candidates.sort { $0.key < $1.key }
             let chosen = Dictionary(grouping: candidates.prefix(limit), by: \.topic)
             for (topic, entries) in chosen {
-                guard let record = records[topic] else { continue }
-                try deleteKeys(txn, pubsubTopic: topic, record: record, keys: entries.map(\.key))
+                try deleteKeys(txn, pubsubTopic: topic, keys: entries.map(\.key))
             }
             return min(limit, candidates.count)
         }
     }
 
-    /// Bytes of a message's key-index and content-index entries in the data file.
+    /// Bytes of a message's entries in its two key trees in the data file.
     static let indexBytesPerMessage = 96
 
     /// A message's share of the data file, roughly: its record and its index entries.

@@ -143,7 +143,7 @@ public final class MessageStore: Sendable {
     }
 
     /// Writes records in one write transaction, each under its key's hash with its entries in the
-    /// key trees of its pubsub topic and of its content topic and in the content-topic index.
+    /// key trees of its pubsub topic and of its (content topic, pubsub topic) pair.
     /// Returns, per entry, whether it was new (nil where there was none); a hash already present
     /// is left as it is.
     func write(_ entries: [(entry: IndexedKey, value: [UInt8])?]) throws -> [Bool?] {
@@ -173,9 +173,6 @@ public final class MessageStore: Sendable {
                 _ = try writer.insert(key)
                 let contentId = try contentTopicId(&contentIds, txn: txn, topic: entry.contentTopic)
                 _ = try writers.writer(ScopeKey.contentTopic(contentId, pubsubTopic: entry.pubsubTopic)).insert(key)
-                try txn.put(
-                    databases.byContent,
-                    Self.contentIndexKey(scope: writer.record.scopeId, contentTopic: contentId, key: key), [])
             }
             try writers.finish()
             return written
@@ -261,14 +258,14 @@ public final class MessageStore: Sendable {
             keys.append(key)
             return true
         }
-        try deleteKeys(txn, pubsubTopic: pubsubTopic, record: record, keys: keys, keepingRecords: keepingRecords)
+        try deleteKeys(txn, pubsubTopic: pubsubTopic, keys: keys, keepingRecords: keepingRecords)
         return keys.count
     }
 
     /// Deletes indexed messages of one pubsub topic, with their index entries, in `txn`; their
     /// records too unless `keepingRecords`.
     func deleteKeys(
-        _ txn: LMDBTransaction, pubsubTopic: String, record: ScopeRecord, keys: [SyncKey], keepingRecords: Bool = false
+        _ txn: LMDBTransaction, pubsubTopic: String, keys: [SyncKey], keepingRecords: Bool = false
     ) throws {
         guard !keys.isEmpty else { return }
         // Read first (pointers into the map are invalidated by writes), then change.
@@ -287,8 +284,6 @@ public final class MessageStore: Sendable {
             if !keepingRecords { try txn.delete(databases.messages, key.hash.bytes) }
             let contentId = try contentTopicId(&contentIds, txn: txn, topic: contentTopic)
             _ = try writers.writer(ScopeKey.contentTopic(contentId, pubsubTopic: pubsubTopic)).remove(key)
-            try txn.delete(
-                databases.byContent, Self.contentIndexKey(scope: record.scopeId, contentTopic: contentId, key: key))
         }
         try writers.finish()
     }
@@ -365,31 +360,6 @@ public final class MessageStore: Sendable {
             return "pubsub topic longer than \(maximumTopicLength) bytes"
         }
         return nil
-    }
-
-    static func contentIndexKey(scope: UInt32, contentTopic: UInt32, key: SyncKey) -> [UInt8] {
-        var out = [UInt8]()
-        out.reserveCapacity(48)
-        out.appendBigEndian(scope)
-        out.appendBigEndian(contentTopic)
-        out.appendBigEndian(key.timestamp)
-        key.hash.append(to: &out)
-        return out
-    }
-
-    /// The key of a content-index entry of `scope` and `contentTopic`; nil for an entry of
-    /// another scope or topic (a scan has run past its prefix).
-    static func contentIndexEntry(_ raw: UnsafeRawBufferPointer, scope: UInt32, contentTopic: UInt32) -> SyncKey? {
-        guard let entry = contentIndexEntry(raw, scope: scope), entry.contentTopic == contentTopic else { return nil }
-        return entry.key
-    }
-
-    /// The content topic id and key of a content-index entry of `scope`; nil for an entry of
-    /// another scope.
-    static func contentIndexEntry(_ raw: UnsafeRawBufferPointer, scope: UInt32) -> (contentTopic: UInt32, key: SyncKey)?
-    {
-        guard raw.count == 48, raw.loadBigEndianUInt32(at: 0) == scope else { return nil }
-        return (raw.loadBigEndianUInt32(at: 4), NodeView.key(in: raw, at: 8))
     }
 
     /// The record of a pubsub topic's key index, nil if the topic has none.

@@ -191,7 +191,7 @@ extension PostgresArchive {
         let loaded = try await keyIndex.write { _ in try loader.finish() }
         let end = ContinuousClock.now
         logger.notice(
-            "key index loaded: \(loaded) keys in \(end - began) (trees \(adding), records and content index \(end - finishing))"
+            "key index loaded: \(loaded) keys in \(end - began) (trees \(adding), records and flush \(end - finishing))"
         )
         return loaded
     }

@@ -3,21 +3,22 @@ import StoreSyncCore
 import StoreSyncLMDB
 import Testing
 
-/// A store written by format `storesync-lmdb/1` opens, is upgraded in place once, and then
-/// answers as a store of the current format written from the same messages.
+/// A store written by format `storesync-lmdb/1` or `/2` opens, is upgraded in place once, and
+/// then answers as a store of the current format written from the same messages.
 @Suite struct StoreFormatUpgradeTests {
-    /// A copy of the committed store, which the test must not change.
-    static func copyOfFormatOneStore(into directory: TemporaryDirectory) throws -> String {
-        let source = TestVectors.directory.appendingPathComponent("lmdb-format-1/data.mdb")
+    /// A copy of a committed store, which the test must not change.
+    static func copyOfStore(_ vector: String, into directory: TemporaryDirectory) throws -> String {
+        let source = TestVectors.directory.appendingPathComponent("\(vector)/data.mdb")
         let target = directory.sub("store")
         try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: source.path, toPath: target + "/data.mdb")
         return target
     }
 
-    @Test func aFormatOneStoreIsUpgradedInPlaceAndKeepsEverything() throws {
+    @Test(arguments: ["lmdb-format-1", "lmdb-format-2"])
+    func anEarlierFormatIsUpgradedInPlaceAndKeepsEverything(vector: String) throws {
         let directory = try TemporaryDirectory()
-        let path = try Self.copyOfFormatOneStore(into: directory)
+        let path = try Self.copyOfStore(vector, into: directory)
         var kept = try OldFormatFixture.kept()
         var random = SplitMix64(seed: 9)
         for _ in 0..<2 {
@@ -52,6 +53,26 @@ import Testing
                 #expect(stored == sum)
             }
             let hasher = SHA256Hasher()
+            // Queries by content topic read the content-topic trees (format 3 has no content index).
+            for pubsubTopic in OldFormatFixture.pubsubTopics {
+                for contentTopic in OldFormatFixture.contentTopics {
+                    let expected = try kept.filter { $0.pubsubTopic == pubsubTopic && $0.contentTopic == contentTopic }
+                        .map { try $0.syncKey(using: hasher) }.sorted()
+                    let forward = try store.queryKeys(
+                        pubsubTopic: pubsubTopic, contentTopics: [contentTopic], timeRange: 0..<UInt64.max,
+                        cursor: nil, forward: true, limit: kept.count)
+                    #expect(forward.map(\.key) == expected)
+                    let last = try #require(expected.last)
+                    let lastTen = try store.queryKeys(
+                        pubsubTopic: pubsubTopic, contentTopics: [contentTopic, OldFormatFixture.contentTopics[0]],
+                        timeRange: 0..<UInt64.max, cursor: last, forward: false, limit: 10)
+                    let both = try kept.filter {
+                        $0.pubsubTopic == pubsubTopic
+                            && [contentTopic, OldFormatFixture.contentTopics[0]].contains($0.contentTopic)
+                    }.map { try $0.syncKey(using: hasher) }.sorted()
+                    #expect(lastTen.map(\.key) == Array(both.filter { $0 < last }.suffix(10).reversed()))
+                }
+            }
             for message in kept.prefix(50) {
                 #expect(try store.message(for: message.syncKey(using: hasher).hash) == message)
             }
