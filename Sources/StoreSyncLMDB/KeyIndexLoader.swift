@@ -231,13 +231,11 @@ public final class KeyIndexLoader {
 
     /// Appends the index records in hash order.
     private func appendRecords() throws {
-        let suffixes = pairs.map { pair -> [UInt8] in
-            var out: [UInt8] = []
-            for topic in [pair.pubsubTopic, pair.contentTopic] {
-                VarInt.encode(UInt64(topic.utf8.count), into: &out)
-                out.append(contentsOf: topic.utf8)
+        let ids = try pairs.map { pair -> (pubsubScope: UInt32, contentTopicId: UInt32) in
+            guard let pubsub = trees.pubsub[pair.pubsubTopic], let content = trees.contentIds[pair.contentTopic] else {
+                throw StoreError.invalidRequest("bulk load: no tree for \(pair.pubsubTopic) \(pair.contentTopic)")
             }
-            return out
+            return (pubsub.scopeId, content)
         }
         let store = self.store
         let messages = store.databases.messages
@@ -247,12 +245,14 @@ public final class KeyIndexLoader {
             let pending = batch
             try store.environment.write { txn in
                 try LMDBAppender.with(txn, messages) { appender in
-                    var value: [UInt8] = []
+                    var value = [UInt8](repeating: 0, count: StoredRecord.indexedByIdsSize)
                     for record in pending {
-                        value.removeAll(keepingCapacity: true)
-                        value.append(StoredRecord.indexedFormat)
-                        value.appendBigEndian(record.timestamp)
-                        value.append(contentsOf: suffixes[Int(record.topics)])
+                        let (pubsubScope, contentTopicId) = ids[Int(record.topics)]
+                        value.withUnsafeMutableBytes {
+                            StoredRecord.encode(
+                                timestamp: record.timestamp, pubsubScope: pubsubScope, contentTopicId: contentTopicId,
+                                into: $0)
+                        }
                         let hash = record.hash
                         let key = (
                             hash.word0.bigEndian, hash.word1.bigEndian, hash.word2.bigEndian, hash.word3.bigEndian

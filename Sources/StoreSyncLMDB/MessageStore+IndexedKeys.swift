@@ -1,6 +1,6 @@
 import StoreSyncCore
 
-/// A store as the key index of another archive: it holds each message's key and topics (format-2
+/// A store as the key index of another archive: it holds each message's key and topics (index
 /// records) in the same trees as a whole archive, so reconciliation,
 /// counts and key queries read it as they read one.
 extension MessageStore {
@@ -13,7 +13,7 @@ extension MessageStore {
                 throw StoreError.invalidMessage("\(entry.key): \(problem)")
             }
         }
-        return try write(entries.map { ($0, StoredRecord.encoded($0)) }).reduce(0) { $0 + ($1 == true ? 1 : 0) }
+        return try write(entries.map { ($0, nil) }).reduce(0) { $0 + ($1 == true ? 1 : 0) }
     }
 
     /// Removes every key in `range` of every pubsub topic, with its records. Returns how many.
@@ -32,20 +32,65 @@ extension MessageStore {
         }
     }
 
-    /// The key and topics stored under each hash (nil where none is): of whole messages and of
-    /// indexed ones alike.
-    public func indexedKeys(for hashes: [MessageHash]) throws -> [IndexedKey?] {
+    /// The key stored under each hash (nil where none is), read without the record's topics:
+    /// what a lookup by hash in the other archive needs.
+    public func keys(for hashes: [MessageHash]) throws -> [SyncKey?] {
         try environment.read { txn in
             try hashes.map { hash in
                 try hash.bytes.withUnsafeBytes { key in
-                    try txn.get(databases.messages, key).map { raw in
-                        let record = try StoredRecord(raw)
-                        return IndexedKey(
-                            key: SyncKey(timestamp: record.timestamp, hash: hash), pubsubTopic: record.pubsubTopic,
-                            contentTopic: record.contentTopic)
+                    try txn.get(databases.messages, key).map {
+                        SyncKey(timestamp: try Self.recordTimestamp($0), hash: hash)
                     }
                 }
             }
         }
+    }
+
+    /// The key and topics stored under each hash (nil where none is): of whole messages and of
+    /// indexed ones alike. Topics named by id are looked up in a table of every topic's name,
+    /// read once per call: for checks and tools, not for a hot path.
+    public func indexedKeys(for hashes: [MessageHash]) throws -> [IndexedKey?] {
+        try environment.read { txn in
+            var names: (pubsub: [UInt32: String], content: [UInt32: String])?
+            return try hashes.map { hash in
+                try hash.bytes.withUnsafeBytes { key -> IndexedKey? in
+                    guard let raw = try txn.get(databases.messages, key) else { return nil }
+                    let record = try StoredRecord(raw)
+                    let topics: (pubsub: String, content: String)
+                    switch record {
+                    case .message(let message): topics = (message.pubsubTopic, message.contentTopic)
+                    case .indexed(_, let pubsub, let content): topics = (pubsub, content)
+                    case .indexedByIds(_, let pubsubScope, let contentTopicId):
+                        let table = try names ?? topicNames(txn)
+                        names = table
+                        guard let pubsub = table.pubsub[pubsubScope], let content = table.content[contentTopicId]
+                        else {
+                            throw StoreError.corruptRecord(
+                                what: "index record of \(hash)",
+                                detail:
+                                    "names scope \(pubsubScope) and content topic \(contentTopicId), not both stored")
+                        }
+                        topics = (pubsub, content)
+                    }
+                    return IndexedKey(
+                        key: SyncKey(timestamp: record.timestamp, hash: hash), pubsubTopic: topics.pubsub,
+                        contentTopic: topics.content)
+                }
+            }
+        }
+    }
+
+    /// The name of every pubsub topic's tree by scope id, and of every content topic by id.
+    func topicNames(_ txn: LMDBTransaction) throws -> (pubsub: [UInt32: String], content: [UInt32: String]) {
+        var pubsub: [UInt32: String] = [:]
+        for topic in try pubsubTopics(txn) {
+            if let record = try scopeRecord(txn, pubsubTopic: topic) { pubsub[record.scopeId] = topic }
+        }
+        var content: [UInt32: String] = [:]
+        try txn.scan(databases.contentTopics, from: []) { key, value in
+            if let id = Self.bigEndianUInt32(Array(value)) { content[id] = String(decoding: key, as: UTF8.self) }
+            return true
+        }
+        return (pubsub, content)
     }
 }

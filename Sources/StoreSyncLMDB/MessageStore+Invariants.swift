@@ -43,7 +43,7 @@ extension MessageStore {
                 switch scope.kind {
                 case ScopeKey.messagesKind:
                     indexedMessages += summary.count
-                    try checkArchive(txn, topic: scope.name, record: scope.record)
+                    try checkArchive(txn, topic: scope.name, record: scope.record, contentTopics: contentTopics)
                 case ScopeKey.contentTopicKind:
                     guard let id = scope.contentTopicId, contentTopics[id] != nil else {
                         throw InvariantViolation(
@@ -91,6 +91,7 @@ extension MessageStore {
         _ txn: LMDBTransaction, pubsubTopic: String, contentTopicId: UInt32, record: ScopeRecord
     ) throws {
         let snapshot = KeyIndexSnapshot(txn: txn, nodes: environment.databases.nodes, record: record)
+        let pubsubScope = try scopeRecord(txn, pubsubTopic: pubsubTopic)?.scopeId
         var failure: InvariantViolation?
         try snapshot.forEachKey(in: 0..<snapshot.count()) { key in
             let stored = try key.hash.bytes.withUnsafeBytes { try txn.get(environment.databases.messages, $0) }
@@ -98,10 +99,8 @@ extension MessageStore {
                 failure = InvariantViolation(description: "key \(key) of a content-topic tree has no message")
                 return false
             }
-            let record = try StoredRecord(stored)
-            guard record.pubsubTopic == pubsubTopic,
-                try storedContentTopicId(txn, topic: record.contentTopic) == contentTopicId
-            else {
+            let ids = try topicIds(txn, of: try StoredRecord(stored))
+            guard pubsubScope != nil, ids.pubsubScope == pubsubScope, ids.contentTopicId == contentTopicId else {
                 failure = InvariantViolation(
                     description: "message \(key) in the tree of content topic \(contentTopicId) on \(pubsubTopic) "
                         + "has other topics")
@@ -112,7 +111,29 @@ extension MessageStore {
         if let failure { throw failure }
     }
 
-    private func checkArchive(_ txn: LMDBTransaction, topic: String, record: ScopeRecord) throws {
+    /// The scope id of a record's pubsub topic tree and its content topic id, nil where the
+    /// store holds none for the name.
+    private func topicIds(_ txn: LMDBTransaction, of record: StoredRecord) throws -> (
+        pubsubScope: UInt32?, contentTopicId: UInt32?
+    ) {
+        switch record {
+        case .message(let message):
+            (
+                try scopeRecord(txn, pubsubTopic: message.pubsubTopic)?.scopeId,
+                try storedContentTopicId(txn, topic: message.contentTopic)
+            )
+        case .indexed(_, let pubsubTopic, let contentTopic):
+            (
+                try scopeRecord(txn, pubsubTopic: pubsubTopic)?.scopeId,
+                try storedContentTopicId(txn, topic: contentTopic)
+            )
+        case .indexedByIds(_, let pubsubScope, let contentTopicId): (pubsubScope, contentTopicId)
+        }
+    }
+
+    private func checkArchive(
+        _ txn: LMDBTransaction, topic: String, record: ScopeRecord, contentTopics: [UInt32: String]
+    ) throws {
         let snapshot = KeyIndexSnapshot(txn: txn, nodes: environment.databases.nodes, record: record)
         let hasher = SHA256Hasher()
         var failure: InvariantViolation?
@@ -129,11 +150,12 @@ extension MessageStore {
             } else {
                 hashMatches = true
             }
-            guard entry.pubsubTopic == topic, entry.timestamp == key.timestamp, hashMatches else {
+            let ids = try topicIds(txn, of: entry)
+            guard ids.pubsubScope == record.scopeId, entry.timestamp == key.timestamp, hashMatches else {
                 failure = InvariantViolation(description: "message under key \(key) of \(topic) does not match it")
                 return false
             }
-            guard try storedContentTopicId(txn, topic: entry.contentTopic) != nil else {
+            guard let contentTopicId = ids.contentTopicId, contentTopics[contentTopicId] != nil else {
                 failure = InvariantViolation(description: "content topic of \(key) has no id")
                 return false
             }

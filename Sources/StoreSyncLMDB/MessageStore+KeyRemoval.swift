@@ -80,7 +80,9 @@ extension MessageStore {
 
     /// The timestamp of a stored record, read without decoding the rest of an index record.
     static func recordTimestamp(_ raw: UnsafeRawBufferPointer) throws -> UInt64 {
-        guard raw.first == StoredRecord.indexedFormat else { return try StoredRecord(raw).timestamp }
+        guard raw.first == StoredRecord.indexedFormat || raw.first == StoredRecord.indexedByIdsFormat else {
+            return try StoredRecord(raw).timestamp
+        }
         guard raw.count >= 9 else {
             throw StoreError.corruptRecord(what: "index record", detail: "\(raw.count) bytes, no timestamp")
         }

@@ -143,29 +143,36 @@ public final class MessageStore: Sendable {
     }
 
     /// Writes records in one write transaction, each under its key's hash with its entries in the
-    /// key trees of its pubsub topic and of its (content topic, pubsub topic) pair.
-    /// Returns, per entry, whether it was new (nil where there was none); a hash already present
-    /// is left as it is.
-    func write(_ entries: [(entry: IndexedKey, value: [UInt8])?]) throws -> [Bool?] {
+    /// key trees of its pubsub topic and of its (content topic, pubsub topic) pair: the encoded
+    /// message, or, where `message` is nil (a message kept in another archive), an index record
+    /// naming the topics by id. Returns, per entry, whether it was new (nil where there was
+    /// none); a hash already present is left as it is.
+    func write(_ entries: [(entry: IndexedKey, message: [UInt8]?)?]) throws -> [Bool?] {
         // Records go in in hash order (the archive's key order: each page of it is touched once
-        // per transaction, not once per record), the first of equal hashes first; tree and index
-        // entries then in the batch's order.
+        // per transaction, not once per record), the first of equal hashes first; tree entries
+        // then in the batch's order.
         let byHash = entries.indices.filter { entries[$0] != nil }.sorted { a, b in
             let (left, right) = (entries[a]!.entry.key.hash, entries[b]!.entry.key.hash)
             return left < right || (left == right && a < b)
         }
         return try environment.write { txn -> [Bool?] in
             var written = [Bool?](repeating: nil, count: entries.count)
+            let writers = TreeWriters(txn: txn, databases: databases)
+            var contentIds: [String: UInt32] = [:]
             for index in byHash {
-                guard let (entry, value) = entries[index] else { continue }
+                guard let (entry, message) = entries[index] else { continue }
+                let value =
+                    try message
+                    ?? StoredRecord.encoded(
+                        timestamp: entry.key.timestamp,
+                        pubsubScope: writers.writer(ScopeKey.messages(entry.pubsubTopic)).record.scopeId,
+                        contentTopicId: contentTopicId(&contentIds, txn: txn, topic: entry.contentTopic))
                 written[index] = try entry.key.hash.bytes.withUnsafeBytes { hashKey in
                     try value.withUnsafeBytes { value in
                         try txn.put(databases.messages, hashKey, value, noOverwrite: true)
                     }
                 }
             }
-            let writers = TreeWriters(txn: txn, databases: databases)
-            var contentIds: [String: UInt32] = [:]
             for (index, record) in entries.enumerated() where written[index] == true {
                 guard let (entry, _) = record else { continue }
                 let key = entry.key
@@ -269,20 +276,26 @@ public final class MessageStore: Sendable {
     ) throws {
         guard !keys.isEmpty else { return }
         // Read first (pointers into the map are invalidated by writes), then change.
-        var contents: [(key: SyncKey, contentTopic: String)] = []
+        var contents: [(key: SyncKey, contentTopicId: UInt32)] = []
+        var contentIds: [String: UInt32] = [:]
         for key in keys {
             guard let raw = try key.hash.bytes.withUnsafeBytes({ try txn.get(databases.messages, $0) }) else {
                 throw StoreError.corruptRecord(what: "archive", detail: "indexed key \(key) has no message")
             }
-            contents.append((key, try StoredRecord(raw).contentTopic))
+            let contentId: UInt32
+            switch try StoredRecord(raw) {
+            case .message(let message):
+                contentId = try contentTopicId(&contentIds, txn: txn, topic: message.contentTopic)
+            case .indexed(_, _, let topic): contentId = try contentTopicId(&contentIds, txn: txn, topic: topic)
+            case .indexedByIds(_, _, let id): contentId = id
+            }
+            contents.append((key, contentId))
         }
         let writers = TreeWriters(txn: txn, databases: databases)
         let writer = try writers.writer(ScopeKey.messages(pubsubTopic))
-        var contentIds: [String: UInt32] = [:]
-        for (key, contentTopic) in contents {
+        for (key, contentId) in contents {
             _ = try writer.remove(key)
             if !keepingRecords { try txn.delete(databases.messages, key.hash.bytes) }
-            let contentId = try contentTopicId(&contentIds, txn: txn, topic: contentTopic)
             _ = try writers.writer(ScopeKey.contentTopic(contentId, pubsubTopic: pubsubTopic)).remove(key)
         }
         try writers.finish()

@@ -9,8 +9,8 @@ extension PostgresArchive {
     /// timestamp, so that the database reads only the partitions that hold them.
     public func messages(for hashes: [MessageHash]) async throws -> [WakuMessage?] {
         guard !hashes.isEmpty else { return [] }
-        let keys = try await keyIndex.read { try $0.indexedKeys(for: hashes) }
-        let present = keys.compactMap { $0?.key }
+        let keys = try await keyIndex.read { try $0.keys(for: hashes) }
+        let present = keys.compactMap { $0 }
         guard !present.isEmpty else { return Array(repeating: nil, count: hashes.count) }
         let timestamps = Array(Set(present.map { Int64($0.timestamp) }))
         let wanted = present.map { ByteBuffer(bytes: $0.hash.bytes) }
