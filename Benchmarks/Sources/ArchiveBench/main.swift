@@ -118,6 +118,8 @@ if rebuildOnly {
             format: "  key index rebuilt from the archive: %d keys, %.2f s, %.0f keys/s", keys, seconds,
             Double(keys) / seconds))
     archive.close()
+    // exit skips the deferred removal.
+    try? FileManager.default.removeItem(atPath: directory)
     exit(0)
 }
 
