@@ -159,7 +159,7 @@ extension PostgresArchive {
     }
 
     /// Rows read per window of a bulk load.
-    static let loadBatch = 200_000
+    static let loadBatch = 500_000
 
     /// Loads an empty index with the partitions' rows at bulk speed (`KeyIndexLoader`), in
     /// time order. Returns how many keys were loaded. A load that fails is given up, leaving the
