@@ -10,8 +10,9 @@ import StoreSyncCore
 final class SpilledNodes {
     private let path: String
     private var descriptor: Int32
-    /// Encoded nodes not written to the file.
-    private var pending: [UInt8] = []
+    /// Encoded nodes not written to the file: the first `pendingCount` bytes of `memory`.
+    private let memory: AnonymousRegion
+    private var pendingCount = 0
     /// Bytes in the file.
     private var written = 0
     /// Where each scope's nodes lie in the file, at position node id - 1.
@@ -30,6 +31,7 @@ final class SpilledNodes {
     init(path: String, memoryBudget: Int) throws {
         self.path = path
         self.memoryBudget = max(64 << 10, memoryBudget)
+        memory = try AnonymousRegion(capacity: self.memoryBudget)
         descriptor = open(path, O_CREAT | O_TRUNC | O_RDWR, 0o600)
         guard descriptor >= 0 else { throw StoreError.scratchFile(path: path, operation: "create", errno: errno) }
     }
@@ -43,13 +45,10 @@ final class SpilledNodes {
     /// is run again) is replaced.
     func put(_ node: MutableNode, scope: UInt32, id: UInt64) throws {
         let size = node.encodedSize
-        if pending.count + size > memoryBudget { try writePending() }
-        let start = pending.count
-        pending.append(contentsOf: repeatElement(0, count: size))
-        pending.withUnsafeMutableBytes { bytes in
-            node.encode(into: UnsafeMutableRawBufferPointer(rebasing: bytes[start..<start + size]))
-        }
-        let place = Place(offset: written + start, length: size)
+        if pendingCount + size > memoryBudget { try writePending() }
+        node.encode(into: UnsafeMutableRawBufferPointer(start: memory.base + pendingCount, count: size))
+        let place = Place(offset: written + pendingCount, length: size)
+        pendingCount += size
         let index = Int(id) - 1
         if index < places[scope, default: []].count {
             places[scope]![index] = place
@@ -62,7 +61,7 @@ final class SpilledNodes {
     /// `nodes`, which holds no nodes yet.
     func append(_ scopes: [ScopeRecord], to environment: LMDBEnvironment, nodes: MDB_dbi) throws {
         guard written > 0 else {
-            try pending.withUnsafeBytes { try append(scopes, from: $0, to: environment, nodes: nodes) }
+            try append(scopes, from: pendingBytes, to: environment, nodes: nodes)
             return
         }
         try writePending()
@@ -116,9 +115,13 @@ final class SpilledNodes {
         }
     }
 
+    private var pendingBytes: UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: memory.base, count: pendingCount)
+    }
+
     private func writePending() throws {
-        try pending.withUnsafeBytes { try ScratchFile.write($0, to: descriptor, at: written, path: path) }
-        written += pending.count
-        pending.removeAll(keepingCapacity: true)
+        try ScratchFile.write(pendingBytes, to: descriptor, at: written, path: path)
+        written += pendingCount
+        pendingCount = 0
     }
 }
