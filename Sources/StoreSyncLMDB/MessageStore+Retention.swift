@@ -18,8 +18,8 @@ extension MessageStore {
     /// first to go, and sync does not fetch one.
     static let sizeCapFullMark = 0.50
 
-    /// Stores messages, each with its secondary index entry and its key in its pubsub topic's
-    /// index; already present messages are reported, not rewritten.
+    /// Stores messages, each with its key in the trees of its pubsub topic and of its topic pair;
+    /// already present messages are reported, not rewritten.
     ///
     /// Under a retention policy the store stays within it: with a size cap, messages are written
     /// in transactions small enough for the cap and room is made before each (oldest messages

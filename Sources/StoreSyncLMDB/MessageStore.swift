@@ -5,8 +5,8 @@ import Synchronization
 /// A node's message archive and sync key indexes in one LMDB environment.
 ///
 /// Each pubsub topic is a sync scope with its own key index (a counted B+tree answering count and
-/// fingerprint of any key range in O(log n)). A message, its secondary index entry and its key
-/// go in together, in one write transaction. Reads take a snapshot; ingest from other threads or
+/// fingerprint of any key range in O(log n)), and each (content topic, pubsub topic) pair too. A
+/// message and its key in both trees go in together, in one write transaction. Reads take a snapshot; ingest from other threads or
 /// other processes on the same directory goes on meanwhile. Thread-safe.
 ///
 /// Every call of the synchronous API blocks its thread on LMDB (and on the disk, for durable
@@ -122,8 +122,8 @@ public final class MessageStore: Sendable {
         return (outcomes, prepared)
     }
 
-    /// Stores messages in one write transaction: each message with its secondary index entry and
-    /// its key in its pubsub topic's index. Already present messages are reported, not rewritten.
+    /// Stores messages in one write transaction: each message with its key in the trees of its
+    /// pubsub topic and of its topic pair. Already present messages are reported, not rewritten.
     func ingestBatch(_ messages: [WakuMessage]) throws -> IngestResult {
         let (outcomes, prepared) = Self.prepare(messages)
         var result = IngestResult(outcomes: outcomes)
