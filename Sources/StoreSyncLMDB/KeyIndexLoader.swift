@@ -60,8 +60,15 @@ public final class KeyIndexLoader {
     private var pairs: [TopicPair] = []
     private var pairIds: [TopicPair: UInt32] = [:]
 
-    /// Records and content-index entries written per transaction at the end of a load.
+    /// Records written per transaction at the end of a load.
     static let appendChunk = 500_000
+
+    /// Bytes of tree nodes a load holds in memory by default: an eighth of the machine's memory,
+    /// between 256 MiB and 2 GiB (the nodes of some 25M keys; a node is about 2 KB a 24 keys).
+    public static let defaultNodeMemory: Int = {
+        let physical = Int(sysconf(Int32(_SC_PHYS_PAGES))) * Int(sysconf(Int32(_SC_PAGESIZE)))
+        return min(max(physical / 8, 256 << 20), 2 << 30)
+    }()
 
     /// Starts a load into `store`, which must hold no keys and no content topics (a load under
     /// way has named its topics, and only those). `scratchDirectory` (made now, and removed by
@@ -69,7 +76,8 @@ public final class KeyIndexLoader {
     /// bytes in memory (about 2 KB a node, a node per 24 keys) and the sorted runs of records
     /// beyond `runLength` in memory (48 bytes each).
     public init(
-        store: MessageStore, scratchDirectory: String, runLength: Int = 2_000_000, nodeMemory: Int = 256 << 20
+        store: MessageStore, scratchDirectory: String, runLength: Int = 2_000_000,
+        nodeMemory: Int = defaultNodeMemory
     ) throws {
         self.store = store
         self.scratchDirectory = scratchDirectory
