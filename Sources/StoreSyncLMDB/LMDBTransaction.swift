@@ -90,10 +90,10 @@ struct LMDBTransaction {
         from start: [UInt8],
         _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool
     ) throws {
-        try walk(dbi, key: start, forward: true) { try body($0, $1) ? .next : .stop }
+        try prune(dbi, from: start) { try body($0, $1) ? .next : .stop }
     }
 
-    /// What a forward walk does with the record it is shown.
+    /// What a walk does with the record it is shown.
     enum WalkStep {
         case next
         case delete
@@ -101,32 +101,11 @@ struct LMDBTransaction {
     }
 
     /// Visits records with keys from `start` (inclusive; the first record, for an empty key) in
-    /// key order, deleting those `body` says to, until it says stop.
+    /// key order, deleting those `body` says to, until it says stop. After a delete the cursor
+    /// stands on the next record, which the step forward then returns.
     func prune(
         _ dbi: MDB_dbi,
         from start: [UInt8],
-        _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> WalkStep
-    ) throws {
-        try walk(dbi, key: start, forward: true, body)
-    }
-
-    /// Visits records with keys below `end` (exclusive) in descending key order until `body`
-    /// returns false.
-    func scanBackward(
-        _ dbi: MDB_dbi,
-        before end: [UInt8],
-        _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool
-    ) throws {
-        try walk(dbi, key: end, forward: false) { try body($0, $1) ? .next : .stop }
-    }
-
-    /// One cursor walk: forward from the first key >= `key` (or the first key, for an empty one),
-    /// or backward from the last key below it. Only a forward walk deletes: after a delete the
-    /// cursor stands on the next record, which the step forward then returns.
-    private func walk(
-        _ dbi: MDB_dbi,
-        key: [UInt8],
-        forward: Bool,
         _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> WalkStep
     ) throws {
         var cursor: OpaquePointer?
@@ -134,31 +113,22 @@ struct LMDBTransaction {
         defer { mdb_cursor_close(cursor) }
         var keyValue = MDB_val()
         var data = MDB_val()
-        var code: Int32 = key.withUnsafeBytes { raw in
+        var code: Int32 = start.withUnsafeBytes { raw in
             keyValue = MDB_val(mv_size: raw.count, mv_data: UnsafeMutableRawPointer(mutating: raw.baseAddress))
-            return forward && key.isEmpty
+            return start.isEmpty
                 ? mdb_cursor_get(cursor, &keyValue, &data, MDB_FIRST)
                 : mdb_cursor_get(cursor, &keyValue, &data, MDB_SET_RANGE)
         }
-        if !forward {
-            // From the first key >= `key`, one step back; past the last key, the last one.
-            code =
-                code == MDB_NOTFOUND
-                ? mdb_cursor_get(cursor, &keyValue, &data, MDB_LAST)
-                : code == 0 ? mdb_cursor_get(cursor, &keyValue, &data, MDB_PREV) : code
-        }
-        let step = forward ? MDB_NEXT : MDB_PREV
         while code == 0 {
             let key = UnsafeRawBufferPointer(start: keyValue.mv_data, count: keyValue.mv_size)
             let value = UnsafeRawBufferPointer(start: data.mv_data, count: data.mv_size)
             switch try body(key, value) {
             case .stop: return
             case .delete:
-                precondition(forward, "a backward walk does not delete")
                 try StoreError.check(mdb_cursor_del(cursor, 0), "cursor delete")
             case .next: break
             }
-            code = mdb_cursor_get(cursor, &keyValue, &data, step)
+            code = mdb_cursor_get(cursor, &keyValue, &data, MDB_NEXT)
         }
         if code != MDB_NOTFOUND { try StoreError.check(code, "cursor step") }
     }
