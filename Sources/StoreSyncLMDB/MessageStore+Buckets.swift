@@ -33,8 +33,7 @@ extension MessageStore {
             var records = [record]
             if !contentTopics.isEmpty {
                 records = try Set(contentTopics).compactMap { topic in
-                    guard let id = try storedContentTopicId(txn, topic: topic) else { return nil }
-                    return try TreeWriters.record(txn, databases, ScopeKey.contentTopic(id, pubsubTopic: pubsubTopic))
+                    try contentTopicRecord(txn, contentTopic: topic, pubsubTopic: pubsubTopic)
                 }
             }
             for record in records {

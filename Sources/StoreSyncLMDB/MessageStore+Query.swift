@@ -31,9 +31,7 @@ extension MessageStore {
             var trees: [(pubsubTopic: String, record: ScopeRecord)] = []
             if let pubsubTopic, !contentTopics.isEmpty {
                 for topic in Set(contentTopics) {
-                    guard let id = try storedContentTopicId(txn, topic: topic),
-                        let record = try TreeWriters.record(
-                            txn, databases, ScopeKey.contentTopic(id, pubsubTopic: pubsubTopic))
+                    guard let record = try contentTopicRecord(txn, contentTopic: topic, pubsubTopic: pubsubTopic)
                     else { continue }
                     trees.append((pubsubTopic, record))
                 }

@@ -381,6 +381,14 @@ public final class MessageStore: Sendable {
         return try TreeWriters.record(txn, databases, ScopeKey.messages(pubsubTopic))
     }
 
+    /// The record of the tree of a (content topic, pubsub topic) pair, nil if the pair has none.
+    func contentTopicRecord(_ txn: LMDBTransaction, contentTopic: String, pubsubTopic: String) throws
+        -> ScopeRecord?
+    {
+        guard let id = try storedContentTopicId(txn, topic: contentTopic) else { return nil }
+        return try TreeWriters.record(txn, databases, ScopeKey.contentTopic(id, pubsubTopic: pubsubTopic))
+    }
+
     func contentTopicId(_ cache: inout [String: UInt32], txn: LMDBTransaction, topic: String) throws -> UInt32 {
         if let id = cache[topic] { return id }
         let id: UInt32

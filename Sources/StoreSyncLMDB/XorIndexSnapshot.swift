@@ -43,9 +43,8 @@ public final class XorIndexSnapshot: XorRangeStorage {
                 continue
             }
             for contentTopic in Set(scope.contentTopics) {
-                guard let id = try store.storedContentTopicId(txn, topic: contentTopic),
-                    let record = try TreeWriters.record(
-                        txn, databases, ScopeKey.contentTopic(id, pubsubTopic: pubsubTopic))
+                guard
+                    let record = try store.contentTopicRecord(txn, contentTopic: contentTopic, pubsubTopic: pubsubTopic)
                 else { continue }
                 records.append(record)
             }
