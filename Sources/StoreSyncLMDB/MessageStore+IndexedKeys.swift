@@ -57,10 +57,9 @@ extension MessageStore {
                     guard let raw = try txn.get(databases.messages, key) else { return nil }
                     let record = try StoredRecord(raw)
                     let topics: (pubsub: String, content: String)
-                    switch record {
-                    case .message(let message): topics = (message.pubsubTopic, message.contentTopic)
-                    case .indexed(_, let pubsub, let content): topics = (pubsub, content)
-                    case .indexedByIds(_, let pubsubScope, let contentTopicId):
+                    switch record.topics {
+                    case .named(let pubsub, let content): topics = (pubsub, content)
+                    case .byId(let pubsubScope, let contentTopicId):
                         let table = try names ?? topicNames(txn)
                         names = table
                         guard let pubsub = table.pubsub[pubsubScope], let content = table.content[contentTopicId]

@@ -116,18 +116,13 @@ extension MessageStore {
     private func topicIds(_ txn: LMDBTransaction, of record: StoredRecord) throws -> (
         pubsubScope: UInt32?, contentTopicId: UInt32?
     ) {
-        switch record {
-        case .message(let message):
-            (
-                try scopeRecord(txn, pubsubTopic: message.pubsubTopic)?.scopeId,
-                try storedContentTopicId(txn, topic: message.contentTopic)
-            )
-        case .indexed(_, let pubsubTopic, let contentTopic):
+        switch record.topics {
+        case .named(let pubsubTopic, let contentTopic):
             (
                 try scopeRecord(txn, pubsubTopic: pubsubTopic)?.scopeId,
                 try storedContentTopicId(txn, topic: contentTopic)
             )
-        case .indexedByIds(_, let pubsubScope, let contentTopicId): (pubsubScope, contentTopicId)
+        case .byId(let pubsubScope, let contentTopicId): (pubsubScope, contentTopicId)
         }
     }
 

@@ -283,11 +283,9 @@ public final class MessageStore: Sendable {
                 throw StoreError.corruptRecord(what: "archive", detail: "indexed key \(key) has no message")
             }
             let contentId: UInt32
-            switch try StoredRecord(raw) {
-            case .message(let message):
-                contentId = try contentTopicId(&contentIds, txn: txn, topic: message.contentTopic)
-            case .indexed(_, _, let topic): contentId = try contentTopicId(&contentIds, txn: txn, topic: topic)
-            case .indexedByIds(_, _, let id): contentId = id
+            switch try StoredRecord(raw).topics {
+            case .named(_, let topic): contentId = try contentTopicId(&contentIds, txn: txn, topic: topic)
+            case .byId(_, let id): contentId = id
             }
             contents.append((key, contentId))
         }

@@ -64,6 +64,24 @@ enum StoredRecord {
         out.storeBytes(of: contentTopicId.bigEndian, toByteOffset: 13, as: UInt32.self)
     }
 
+    /// How a record gives its message's topics.
+    enum Topics {
+        /// By name: a whole message, or an index record of store format 2.
+        case named(pubsubTopic: String, contentTopic: String)
+        /// By the scope id of the pubsub topic's tree and the content topic id.
+        case byId(pubsubScope: UInt32, contentTopicId: UInt32)
+    }
+
+    var topics: Topics {
+        switch self {
+        case .message(let message): .named(pubsubTopic: message.pubsubTopic, contentTopic: message.contentTopic)
+        case .indexed(_, let pubsubTopic, let contentTopic):
+            .named(pubsubTopic: pubsubTopic, contentTopic: contentTopic)
+        case .indexedByIds(_, let pubsubScope, let contentTopicId):
+            .byId(pubsubScope: pubsubScope, contentTopicId: contentTopicId)
+        }
+    }
+
     /// The timestamp of the record's key.
     var timestamp: UInt64 {
         switch self {
