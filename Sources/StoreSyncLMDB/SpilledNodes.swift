@@ -10,7 +10,8 @@ import StoreSyncCore
 final class SpilledNodes {
     private let path: String
     private var descriptor: Int32
-    /// Encoded nodes not written to the file: the first `pendingCount` bytes of `memory`.
+    /// Encoded nodes not written to the file: the first `pendingCount` bytes of `memory`, whose
+    /// capacity is the bytes of nodes held before they are written.
     private let memory: AnonymousRegion
     private var pendingCount = 0
     /// Bytes in the file.
@@ -23,15 +24,12 @@ final class SpilledNodes {
         var length: Int
     }
 
-    /// Bytes of nodes held in memory before they are written to the file.
-    private let memoryBudget: Int
     /// Nodes appended per write transaction.
     static let appendChunk = 50_000
 
     init(path: String, memoryBudget: Int) throws {
         self.path = path
-        self.memoryBudget = max(64 << 10, memoryBudget)
-        memory = try AnonymousRegion(capacity: self.memoryBudget)
+        memory = try AnonymousRegion(capacity: max(64 << 10, memoryBudget))
         descriptor = open(path, O_CREAT | O_TRUNC | O_RDWR, 0o600)
         guard descriptor >= 0 else { throw StoreError.scratchFile(path: path, operation: "create", errno: errno) }
     }
@@ -45,7 +43,7 @@ final class SpilledNodes {
     /// is run again) is replaced.
     func put(_ node: MutableNode, scope: UInt32, id: UInt64) throws {
         let size = node.encodedSize
-        if pendingCount + size > memoryBudget { try writePending() }
+        if pendingCount + size > memory.capacity { try writePending() }
         node.encode(into: UnsafeMutableRawBufferPointer(start: memory.base + pendingCount, count: size))
         let place = Place(offset: written + pendingCount, length: size)
         pendingCount += size
