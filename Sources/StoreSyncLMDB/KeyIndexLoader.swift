@@ -8,9 +8,9 @@ import StoreSyncCore
 ///
 /// Keys come in windows of time, each window above every key of the windows before it in each
 /// pubsub topic. Trees are built bottom up as the windows come (`TreeBuilder`), their nodes
-/// kept aside (`SpilledNodes`) and appended in key order at the end; index records
-/// wait in hash order (`HashSortedRuns`, memory bounded by `runLength`) and are appended to the
-/// `messages` database at the end.
+/// kept aside (`SpilledNodes`) and appended in key order at the end; index records wait in hash
+/// order (`HashSortedRuns`, memory bounded by `runLength`) and are appended to the `messages`
+/// database at the end.
 ///
 /// The load's commits are not flushed one by one: the disk writes them behind the work, and
 /// `finish` flushes once. Until then the scratch directory, made before the first write and
@@ -206,8 +206,8 @@ public final class KeyIndexLoader {
     }
 
     /// Writes what is still in memory: the trees' open nodes and scope records, the index
-    /// records; flushes it all to the disk and removes the scratch
-    /// directory. Returns how many keys were loaded. A hash that came with two timestamps fails
+    /// records; flushes it all to the disk and removes the scratch directory. Returns how many
+    /// keys were loaded. A hash that came with two timestamps fails
     /// the load (`invalidRequest`): the index keeps one key per hash.
     @discardableResult
     public func finish() throws -> Int {

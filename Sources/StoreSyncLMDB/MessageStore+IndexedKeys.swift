@@ -1,8 +1,8 @@
 import StoreSyncCore
 
 /// A store as the key index of another archive: it holds each message's key and topics (index
-/// records) in the same trees as a whole archive, so reconciliation,
-/// counts and key queries read it as they read one.
+/// records) in the same trees as a whole archive, so reconciliation, counts and key queries read
+/// it as they read one.
 extension MessageStore {
     /// Adds keys with their topics in one write transaction. Keys already present are left as
     /// they are. Returns how many were new.
@@ -39,7 +39,7 @@ extension MessageStore {
             try hashes.map { hash in
                 try hash.bytes.withUnsafeBytes { key in
                     try txn.get(databases.messages, key).map {
-                        SyncKey(timestamp: try Self.recordTimestamp($0), hash: hash)
+                        SyncKey(timestamp: try StoredRecord.timestamp(of: $0), hash: hash)
                     }
                 }
             }

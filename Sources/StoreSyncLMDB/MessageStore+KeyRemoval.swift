@@ -5,17 +5,19 @@ import StoreSyncCore
 ///
 /// Removed key by key, each key's record (keyed by hash, so anywhere in the `messages`
 /// database) costs a page rewritten: millions of keys, gigabytes written. Here the trees lose the
-/// keys in time order (their pages hold neighbouring keys), and the records go in one walk of the `messages` database in hash order, each page rewritten once.
-/// A marker in `meta` names the bound from the first change to the last, so that a removal cut
-/// off between the two steps is completed (`resumeKeyRemoval`) before the store is used again:
-/// a record left without its key would make the index refuse that key as a duplicate.
+/// keys in time order (their pages hold neighbouring keys), and the records go in one walk of the
+/// `messages` database in hash order, each page rewritten once. A marker in `meta` names the
+/// bound from the first change to the last, so that a removal cut off between the two steps is
+/// completed (`resumeKeyRemoval`) before the store is used again: a record left without its key
+/// would make the index refuse that key as a duplicate.
 extension MessageStore {
     static let keyRemovalMarker = Array("removing_keys_below".utf8)
     /// Records looked at per write transaction of the walk.
     static let recordWalkChunk = 1_000_000
 
-    /// Removes every key with a timestamp below `bound` from every tree and the records. For the index of another archive: every record below the bound
-    /// goes, whether a tree held its key or not. Returns how many keys the trees held.
+    /// Removes every key with a timestamp below `bound` from every tree and the records. For the
+    /// index of another archive: every record below the bound goes, whether a tree held its key
+    /// or not. Returns how many keys the trees held.
     @discardableResult
     public func removeKeys(below bound: UInt64) throws -> Int {
         try removeKeys(below: bound, walkChunk: Self.recordWalkChunk)
@@ -48,8 +50,8 @@ extension MessageStore {
     }
 
     /// The two steps of a removal whose marker is written: the keys leave the trees, their
-    /// records stay; then the walk over the records, whose last
-    /// transaction deletes the marker. Returns how many keys the trees held.
+    /// records stay; then the walk over the records, whose last transaction deletes the marker.
+    /// Returns how many keys the trees held.
     @discardableResult
     private func completeKeyRemoval(below bound: UInt64, walkChunk: Int) throws -> Int {
         var removed = 0
@@ -69,23 +71,12 @@ extension MessageStore {
                         return .stop
                     }
                     looked += 1
-                    return try Self.recordTimestamp(value) < bound ? .delete : .next
+                    return try StoredRecord.timestamp(of: value) < bound ? .delete : .next
                 }
                 if resume == nil { try txn.delete(databases.meta, Self.keyRemovalMarker) }
                 return resume
             }
         }
         return removed
-    }
-
-    /// The timestamp of a stored record, read without decoding the rest of an index record.
-    static func recordTimestamp(_ raw: UnsafeRawBufferPointer) throws -> UInt64 {
-        guard raw.first == StoredRecord.indexedFormat || raw.first == StoredRecord.indexedByIdsFormat else {
-            return try StoredRecord(raw).timestamp
-        }
-        guard raw.count >= 9 else {
-            throw StoreError.corruptRecord(what: "index record", detail: "\(raw.count) bytes, no timestamp")
-        }
-        return raw.loadBigEndianUInt64(at: 1)
     }
 }

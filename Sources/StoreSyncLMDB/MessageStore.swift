@@ -6,8 +6,9 @@ import Synchronization
 ///
 /// Each pubsub topic is a sync scope with its own key index (a counted B+tree answering count and
 /// fingerprint of any key range in O(log n)), and each (content topic, pubsub topic) pair too. A
-/// message and its key in both trees go in together, in one write transaction. Reads take a snapshot; ingest from other threads or
-/// other processes on the same directory goes on meanwhile. Thread-safe.
+/// message and its key in both trees go in together, in one write transaction. Reads take a
+/// snapshot; ingest from other threads or other processes on the same directory goes on
+/// meanwhile. Thread-safe.
 ///
 /// Every call of the synchronous API blocks its thread on LMDB (and on the disk, for durable
 /// commits). Async code uses the async API instead (`ingest`, `read`, `write`,

@@ -89,4 +89,13 @@ enum StoredRecord {
         case .indexed(let timestamp, _, _), .indexedByIds(let timestamp, _, _): timestamp
         }
     }
+
+    /// The timestamp of a stored record, read without decoding the rest of an index record.
+    static func timestamp(of raw: UnsafeRawBufferPointer) throws(StoreError) -> UInt64 {
+        guard raw.first == indexedFormat || raw.first == indexedByIdsFormat else { return try Self(raw).timestamp }
+        guard raw.count >= 9 else {
+            throw .corruptRecord(what: "index record", detail: "\(raw.count) bytes, no timestamp")
+        }
+        return raw.loadBigEndianUInt64(at: 1)
+    }
 }

@@ -3,8 +3,9 @@ import StoreSyncCore
 
 /// Builds one scope's counted B+tree bottom up from keys given in ascending order, for a scope
 /// that has no tree yet. Each node is handed to `SpilledNodes` once, full, when its level's next
-/// entry no longer fits; the open node of every level stays in memory until `finish`. A tree built this way has
-/// the shape `TreeWriter` gives a tree grown by appending, without a descent or a split per key.
+/// entry no longer fits; the open node of every level stays in memory until `finish`. A tree
+/// built this way has the shape `TreeWriter` gives a tree grown by appending, without a descent
+/// or a split per key.
 /// A value: a copy taken before a write transaction is what to start from again if LMDB runs
 /// the transaction again (after growing the map).
 struct TreeBuilder {
